@@ -1,0 +1,140 @@
+//! The store, by use case: sources and their fetch state, articles grouped into stories, topic
+//! membership and topic versions. SQLite (WAL) is the embedded default; every process sharing
+//! the file (the daemon and CLI commands) sees the others' writes.
+
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+
+pub use sqlite::Store;
+
+use crate::fetch::Validators;
+use crate::model::Article;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to create store directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to open store {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("failed to migrate store {path}: {source}")]
+    Migrate {
+        path: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("store query failed ({what}): {source}")]
+    Query {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("source {0:?} is not in the store")]
+    UnknownSource(String),
+}
+
+/// How one fetch ended, as recorded on the source and in the fetch history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRecord {
+    pub at: DateTime<Utc>,
+    pub elapsed_ms: u64,
+    pub outcome: FetchResult,
+    pub http_status: Option<u16>,
+    pub items_seen: usize,
+    pub items_new: usize,
+    pub items_updated: usize,
+    /// Set on success: the validators for the next conditional GET, and channel facts.
+    pub validators: Option<Validators>,
+    pub feed_title: Option<String>,
+    pub site_url: Option<String>,
+    pub next_fetch_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchResult {
+    Ok,
+    NotModified,
+    Error,
+}
+
+impl FetchResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchResult::Ok => "ok",
+            FetchResult::NotModified => "not_modified",
+            FetchResult::Error => "error",
+        }
+    }
+}
+
+/// An error message, stored next to a [`FetchRecord`] with `FetchResult::Error`.
+pub type FetchErrorText = Option<String>;
+
+/// A source's state as stored: what `fetch` prints and `/sources` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceStatus {
+    pub name: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    pub last_outcome: Option<String>,
+    pub last_http_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub items_new: u32,
+    pub items_updated: u32,
+    pub next_fetch_at: Option<DateTime<Utc>>,
+    pub articles: u64,
+}
+
+/// One article to ingest, with the topics it matches.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub article: Article,
+    pub topics: Vec<String>,
+}
+
+/// What an ingest changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestStats {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// New articles that joined another source's story (layer-2 dedup).
+    pub merged: usize,
+    /// Topics whose content changed, sorted.
+    pub changed_topics: Vec<String>,
+}
+
+/// What a topic query sees of a stored article (for backfill and search).
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    pub article_id: i64,
+    pub source: String,
+    pub title: String,
+    pub summary_text: String,
+    pub content_text: String,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub lang: Option<String>,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+}
+
+/// A topic's change counter as stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopicVersion {
+    pub version: u64,
+    pub changed_at: DateTime<Utc>,
+}

@@ -1,0 +1,741 @@
+//! SQLite implementation of the store: one file, WAL mode, a busy timeout so the daemon and
+//! CLI commands can write the same file, migrations embedded in the binary.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    FetchRecord, FetchResult, Incoming, IngestStats, SourceStatus, StoreError, StoredDoc,
+    TopicVersion,
+};
+use crate::dedup;
+use crate::model::{AlsoReported, Article, SourceRef, StoryView, story_id};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
+
+/// Fetch history rows kept per source.
+const FETCH_HISTORY: i64 = 200;
+
+/// The file name of the SQLite database inside the store directory.
+pub const DB_FILE: &str = "feedmill.db";
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    // Every value we store came from `ms`, so it is in range; fall back to the epoch otherwise.
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { what, source }
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn parse_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// The hash that tells an edited article from an unchanged one.
+fn article_hash(a: &Article) -> String {
+    dedup::content_hash(&[
+        &a.title,
+        a.url.as_deref().unwrap_or(""),
+        a.summary_html.as_deref().unwrap_or(""),
+        a.content_html.as_deref().unwrap_or(""),
+        &a.authors.join("\u{1f}"),
+        &a.categories.join("\u{1f}"),
+    ])
+}
+
+impl Store {
+    /// Open (creating if needed) `DIR/feedmill.db` and bring its schema up to date.
+    pub async fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let file = dir.join(DB_FILE);
+        let path = file.display().to_string();
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
+            // only a power loss may drop the last transactions, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(15));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { path, source })?;
+        Ok(Store { pool })
+    }
+
+    /// An in-memory store for unit tests of other modules.
+    pub async fn open_in_memory() -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|source| StoreError::Open {
+                path: ":memory:".into(),
+                source,
+            })?
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: ":memory:".into(),
+                source,
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: ":memory:".into(),
+                source,
+            })?;
+        Ok(Store { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Make sure every configured source has a row; a changed URL is updated (and its
+    /// validators dropped, since they belong to the old URL).
+    pub async fn sync_sources(&self, sources: &[(String, String)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        for (name, url) in sources {
+            sqlx::query(
+                "INSERT INTO sources (name, url) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET url = excluded.url,
+                   etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
+                   last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END",
+            )
+            .bind(name)
+            .bind(url)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("sync sources"))?;
+        }
+        tx.commit().await.map_err(q("commit sources"))?;
+        Ok(())
+    }
+
+    async fn source_id(&self, name: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM sources WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("find source"))?
+            .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
+    }
+
+    /// The validators of the last successful fetch, for a conditional GET.
+    pub async fn validators(&self, source: &str) -> Result<crate::fetch::Validators, StoreError> {
+        let row = sqlx::query("SELECT etag, last_modified FROM sources WHERE name = ?1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read validators"))?
+            .ok_or_else(|| StoreError::UnknownSource(source.to_owned()))?;
+        Ok(crate::fetch::Validators {
+            etag: row.get(0),
+            last_modified: row.get(1),
+        })
+    }
+
+    /// Record how a fetch ended, on the source and in its history.
+    pub async fn record_fetch(
+        &self,
+        source: &str,
+        record: &FetchRecord,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let id = self.source_id(source).await?;
+        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        let at = ms(record.at);
+        let failed = record.outcome == FetchResult::Error;
+        sqlx::query(
+            "UPDATE sources SET last_fetch_at = ?2, last_outcome = ?3, last_http_status = ?4,
+               last_error = ?5,
+               last_success_at = CASE WHEN ?6 THEN last_success_at ELSE ?2 END,
+               consecutive_failures = CASE WHEN ?6 THEN consecutive_failures + 1 ELSE 0 END,
+               items_new = ?7, items_updated = ?8, next_fetch_at = ?9,
+               etag = CASE WHEN ?10 THEN ?11 ELSE etag END,
+               last_modified = CASE WHEN ?10 THEN ?12 ELSE last_modified END,
+               title = COALESCE(?13, title), site_url = COALESCE(?14, site_url)
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(record.outcome.as_str())
+        .bind(record.http_status.map(i64::from))
+        .bind(error)
+        .bind(failed)
+        .bind(record.items_new as i64)
+        .bind(record.items_updated as i64)
+        .bind(record.next_fetch_at.map(ms))
+        .bind(record.validators.is_some())
+        .bind(record.validators.as_ref().and_then(|v| v.etag.clone()))
+        .bind(
+            record
+                .validators
+                .as_ref()
+                .and_then(|v| v.last_modified.clone()),
+        )
+        .bind(record.feed_title.as_deref())
+        .bind(record.site_url.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("update source state"))?;
+        sqlx::query(
+            "INSERT INTO fetches (source_id, at, elapsed_ms, outcome, http_status, items_seen, items_new, items_updated, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(record.elapsed_ms as i64)
+        .bind(record.outcome.as_str())
+        .bind(record.http_status.map(i64::from))
+        .bind(record.items_seen as i64)
+        .bind(record.items_new as i64)
+        .bind(record.items_updated as i64)
+        .bind(error)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("insert fetch"))?;
+        sqlx::query(
+            "DELETE FROM fetches WHERE source_id = ?1 AND id <
+               (SELECT id FROM fetches WHERE source_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )
+        .bind(id)
+        .bind(FETCH_HISTORY - 1)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("prune fetches"))?;
+        tx.commit().await.map_err(q("commit fetch"))?;
+        Ok(())
+    }
+
+    /// Store a source's articles in one transaction: layer-1 dedup by (source, entry key),
+    /// layer-2 dedup by canonical URL across sources, topic membership, topic versions.
+    pub async fn ingest(
+        &self,
+        source: &str,
+        items: &[Incoming],
+        now: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        let source_id = self.source_id(source).await?;
+        let mut tx = self.pool.begin().await.map_err(q("begin ingest"))?;
+        let mut stats = IngestStats::default();
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        let now_ms = ms(now);
+        for item in items {
+            let a = &item.article;
+            let hash = article_hash(a);
+            let existing = sqlx::query("SELECT id, story_id, content_hash, updated FROM articles WHERE source_id = ?1 AND entry_key = ?2")
+                .bind(source_id)
+                .bind(&a.entry_key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(q("find article"))?;
+            if let Some(row) = existing {
+                let (article_id, story, old_hash, old_updated): (i64, i64, String, i64) =
+                    (row.get(0), row.get(1), row.get(2), row.get(3));
+                if old_hash == hash {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                // An edit: the article keeps its row, key and story; `updated` moves forward.
+                let updated = a
+                    .updated
+                    .map(ms)
+                    .filter(|u| *u > old_updated)
+                    .unwrap_or(now_ms)
+                    .max(old_updated);
+                sqlx::query(
+                    "UPDATE articles SET guid = ?2, url = ?3, canonical_url = ?4, title = ?5, summary_html = ?6,
+                       content_html = ?7, summary_text = ?8, content_text = ?9, authors = ?10, categories = ?11,
+                       lang = ?12, published = COALESCE(?13, published), updated = ?14, content_hash = ?15
+                     WHERE id = ?1",
+                )
+                .bind(article_id)
+                .bind(&a.guid)
+                .bind(&a.url)
+                .bind(&a.canonical_url)
+                .bind(&a.title)
+                .bind(&a.summary_html)
+                .bind(&a.content_html)
+                .bind(&a.summary_text)
+                .bind(&a.content_text)
+                .bind(json_list(&a.authors))
+                .bind(json_list(&a.categories))
+                .bind(&a.lang)
+                .bind(a.published.map(ms))
+                .bind(updated)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("update article"))?;
+                sqlx::query("UPDATE stories SET updated = MAX(updated, ?2) WHERE id = ?1")
+                    .bind(story)
+                    .bind(updated)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("touch story"))?;
+                changed.extend(story_topics(&mut tx, story).await?);
+                set_membership(&mut tx, article_id, &item.topics).await?;
+                changed.extend(item.topics.iter().cloned());
+                stats.updated += 1;
+                continue;
+            }
+            // A new article: join another source's story with the same canonical URL, or found one.
+            let joined: Option<i64> = match &a.canonical_url {
+                Some(canonical) => sqlx::query_scalar(
+                    "SELECT story_id FROM articles WHERE canonical_url = ?1 AND source_id != ?2 ORDER BY id LIMIT 1",
+                )
+                .bind(canonical)
+                .bind(source_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(q("find story by url"))?,
+                None => None,
+            };
+            let published = a.published.unwrap_or(now);
+            let updated = a.updated.unwrap_or(published).max(published);
+            let story = match joined {
+                Some(story) => {
+                    sqlx::query("UPDATE stories SET updated = MAX(updated, ?2) WHERE id = ?1")
+                        .bind(story)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(q("touch story"))?;
+                    changed.extend(story_topics(&mut tx, story).await?);
+                    stats.merged += 1;
+                    story
+                }
+                None => found_story(&mut tx, source, a, now, published, updated).await?,
+            };
+            let article_id: i64 = sqlx::query_scalar(
+                "INSERT INTO articles (source_id, entry_key, story_id, guid, url, canonical_url, title, summary_html,
+                   content_html, summary_text, content_text, authors, categories, lang, published, updated, first_seen, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                 RETURNING id",
+            )
+            .bind(source_id)
+            .bind(&a.entry_key)
+            .bind(story)
+            .bind(&a.guid)
+            .bind(&a.url)
+            .bind(&a.canonical_url)
+            .bind(&a.title)
+            .bind(&a.summary_html)
+            .bind(&a.content_html)
+            .bind(&a.summary_text)
+            .bind(&a.content_text)
+            .bind(json_list(&a.authors))
+            .bind(json_list(&a.categories))
+            .bind(&a.lang)
+            .bind(a.published.map(ms))
+            .bind(ms(updated))
+            .bind(now_ms)
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(q("insert article"))?;
+            set_membership(&mut tx, article_id, &item.topics).await?;
+            changed.extend(item.topics.iter().cloned());
+            stats.new += 1;
+        }
+        bump_topics(&mut tx, &changed, now_ms).await?;
+        tx.commit().await.map_err(q("commit ingest"))?;
+        stats.changed_topics = changed.into_iter().collect();
+        Ok(stats)
+    }
+
+    /// Record the configured topics. Returns the slugs whose query is new or changed: their
+    /// membership must be re-evaluated over the stored articles (backfill).
+    pub async fn topics_needing_backfill(
+        &self,
+        topics: &[(String, String)],
+    ) -> Result<Vec<String>, StoreError> {
+        let stored: HashMap<String, String> =
+            sqlx::query_as::<_, (String, String)>("SELECT slug, query FROM topics")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(q("read topics"))?
+                .into_iter()
+                .collect();
+        Ok(topics
+            .iter()
+            .filter(|(slug, query)| stored.get(slug) != Some(query))
+            .map(|(slug, _)| slug.clone())
+            .collect())
+    }
+
+    /// A page of stored articles in id order, starting after `after_id`.
+    pub async fn documents(&self, after_id: i64, limit: i64) -> Result<Vec<StoredDoc>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id, s.name, a.title, a.summary_text, a.content_text, a.authors, a.categories, a.lang, a.url,
+                    a.published, a.first_seen
+             FROM articles a JOIN sources s ON s.id = a.source_id
+             WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read articles"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredDoc {
+                article_id: r.get(0),
+                source: r.get(1),
+                title: r.get(2),
+                summary_text: r.get(3),
+                content_text: r.get(4),
+                authors: parse_list(r.get::<&str, _>(5)),
+                categories: parse_list(r.get::<&str, _>(6)),
+                lang: r.get(7),
+                url: r.get(8),
+                published: r.get::<Option<i64>, _>(9).map(time),
+                first_seen: time(r.get(10)),
+            })
+            .collect())
+    }
+
+    /// Replace the membership of `slug` wholesale (after a query change) and record its query.
+    /// Bumps the topic's version only when the set of articles changed (or the topic is new).
+    pub async fn replace_topic_members(
+        &self,
+        slug: &str,
+        query: &str,
+        article_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(q("begin backfill"))?;
+        let old: BTreeSet<i64> =
+            sqlx::query_scalar("SELECT article_id FROM topic_articles WHERE topic = ?1")
+                .bind(slug)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(q("read members"))?
+                .into_iter()
+                .collect();
+        let new: BTreeSet<i64> = article_ids.iter().copied().collect();
+        let existed: bool = sqlx::query_scalar("SELECT COUNT(*) > 0 FROM topics WHERE slug = ?1")
+            .bind(slug)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(q("read topic"))?;
+        for gone in old.difference(&new) {
+            sqlx::query("DELETE FROM topic_articles WHERE topic = ?1 AND article_id = ?2")
+                .bind(slug)
+                .bind(gone)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("delete member"))?;
+        }
+        for added in new.difference(&old) {
+            sqlx::query("INSERT INTO topic_articles (topic, article_id) VALUES (?1, ?2)")
+                .bind(slug)
+                .bind(added)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("insert member"))?;
+        }
+        let changed = old != new || !existed;
+        sqlx::query(
+            "INSERT INTO topics (slug, query, version, changed_at) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT(slug) DO UPDATE SET query = excluded.query,
+               version = topics.version + (CASE WHEN ?4 THEN 1 ELSE 0 END),
+               changed_at = CASE WHEN ?4 THEN excluded.changed_at ELSE topics.changed_at END",
+        )
+        .bind(slug)
+        .bind(query)
+        .bind(ms(now))
+        .bind(changed)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("record topic"))?;
+        tx.commit().await.map_err(q("commit backfill"))?;
+        Ok(changed)
+    }
+
+    /// Every topic's change counter.
+    pub async fn topic_versions(&self) -> Result<HashMap<String, TopicVersion>, StoreError> {
+        let rows =
+            sqlx::query_as::<_, (String, i64, i64)>("SELECT slug, version, changed_at FROM topics")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(q("read topic versions"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(slug, version, changed_at)| {
+                (
+                    slug,
+                    TopicVersion {
+                        version: version.max(0) as u64,
+                        changed_at: time(changed_at),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Number of stories in each topic.
+    pub async fn topic_story_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, i64)>(
+            "SELECT ta.topic, COUNT(DISTINCT a.story_id) FROM topic_articles ta
+             JOIN articles a ON a.id = ta.article_id GROUP BY ta.topic",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("count topic stories"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, n)| (t, n.max(0) as u64))
+            .collect())
+    }
+
+    /// The newest `limit` stories of a topic (first seen at or after `since`, if given), each
+    /// shown through its founding article, with the other outlets that reported it.
+    pub async fn topic_entries(
+        &self,
+        slug: &str,
+        limit: usize,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoryView>, StoreError> {
+        let stories = sqlx::query_as::<_, (i64, String, i64, i64)>(
+            "SELECT s.id, s.uuid, s.published, s.updated FROM stories s
+             WHERE s.id IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id WHERE ta.topic = ?1)
+               AND s.first_seen >= ?2
+             ORDER BY s.published DESC, s.id DESC LIMIT ?3",
+        )
+        .bind(slug)
+        .bind(since.map(ms).unwrap_or(i64::MIN))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read topic stories"))?;
+        let mut views = Vec::with_capacity(stories.len());
+        for (story, uuid, published, updated) in stories {
+            let rows = sqlx::query(
+                "SELECT s.name, s.url, s.site_url, a.title, a.url, a.summary_html, a.content_html, a.authors, a.categories
+                 FROM articles a JOIN sources s ON s.id = a.source_id
+                 WHERE a.story_id = ?1 ORDER BY a.first_seen, a.id",
+            )
+            .bind(story)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read story articles"))?;
+            let Some(first) = rows.first() else { continue };
+            let id = uuid::Uuid::parse_str(&uuid).unwrap_or_else(|_| story_id(&uuid));
+            let source_name: String = first.get(0);
+            let mut also: Vec<AlsoReported> = Vec::new();
+            for r in rows.iter().skip(1) {
+                let name: String = r.get(0);
+                if name == source_name || also.iter().any(|a| a.source == name) {
+                    continue;
+                }
+                also.push(AlsoReported {
+                    source: name,
+                    title: r.get(3),
+                    url: r.get(4),
+                });
+            }
+            views.push(StoryView {
+                id,
+                title: first.get(3),
+                link: first.get(4),
+                summary_html: first.get(5),
+                content_html: first.get(6),
+                authors: parse_list(first.get::<&str, _>(7)),
+                categories: parse_list(first.get::<&str, _>(8)),
+                published: time(published),
+                updated: time(updated.max(published)),
+                source: SourceRef {
+                    name: source_name,
+                    feed_url: first.get(1),
+                    site_url: first.get(2),
+                },
+                also,
+            });
+        }
+        Ok(views)
+    }
+
+    /// Every source's stored state, in name order.
+    pub async fn source_statuses(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, url, title, site_url, last_fetch_at, last_outcome, last_http_status, last_error,
+                    last_success_at, consecutive_failures, items_new, items_updated, next_fetch_at,
+                    (SELECT COUNT(*) FROM articles a WHERE a.source_id = sources.id)
+             FROM sources ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read sources"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SourceStatus {
+                name: r.get(0),
+                url: r.get(1),
+                title: r.get(2),
+                site_url: r.get(3),
+                last_fetch_at: r.get::<Option<i64>, _>(4).map(time),
+                last_outcome: r.get(5),
+                last_http_status: r
+                    .get::<Option<i64>, _>(6)
+                    .and_then(|s| u16::try_from(s).ok()),
+                last_error: r.get(7),
+                last_success_at: r.get::<Option<i64>, _>(8).map(time),
+                consecutive_failures: u32::try_from(r.get::<i64, _>(9)).unwrap_or(0),
+                items_new: u32::try_from(r.get::<i64, _>(10)).unwrap_or(0),
+                items_updated: u32::try_from(r.get::<i64, _>(11)).unwrap_or(0),
+                next_fetch_at: r.get::<Option<i64>, _>(12).map(time),
+                articles: u64::try_from(r.get::<i64, _>(13)).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Number of stored articles (all sources).
+    pub async fn article_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("count articles"))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Whether the store answers a trivial query (for readiness checks).
+    pub async fn ping(&self) -> bool {
+        sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok()
+    }
+}
+
+/// Create the story an article founds. Its key is the article's canonical URL; when another
+/// article of the same source already founded a story with that URL (link blogs, `href=""`),
+/// the key falls back to source + entry key, so different entries stay different stories.
+async fn found_story(
+    tx: &mut Transaction<'_, Sqlite>,
+    source: &str,
+    a: &Article,
+    now: DateTime<Utc>,
+    published: DateTime<Utc>,
+    updated: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let fallback = format!("source:{source}#{}", a.entry_key);
+    let candidates = a
+        .canonical_url
+        .iter()
+        .cloned()
+        .chain(std::iter::once(fallback));
+    for key in candidates {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO stories (key, uuid, first_seen, published, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(key) DO NOTHING RETURNING id",
+        )
+        .bind(&key)
+        .bind(story_id(&key).to_string())
+        .bind(ms(now))
+        .bind(ms(published))
+        .bind(ms(updated))
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(q("insert story"))?;
+        if let Some(id) = inserted {
+            return Ok(id);
+        }
+    }
+    // Both keys taken: the (source, entry key) pair is unique among articles, so its story
+    // key can only be taken by a story whose article is gone; reuse that story.
+    let key = format!("source:{source}#{}", a.entry_key);
+    sqlx::query_scalar("SELECT id FROM stories WHERE key = ?1")
+        .bind(key)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(q("find story"))
+}
+
+async fn story_topics(
+    tx: &mut Transaction<'_, Sqlite>,
+    story: i64,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT ta.topic FROM topic_articles ta JOIN articles a ON a.id = ta.article_id WHERE a.story_id = ?1",
+    )
+    .bind(story)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(q("read story topics"))
+}
+
+async fn set_membership(
+    tx: &mut Transaction<'_, Sqlite>,
+    article: i64,
+    topics: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM topic_articles WHERE article_id = ?1")
+        .bind(article)
+        .execute(&mut **tx)
+        .await
+        .map_err(q("clear membership"))?;
+    for topic in topics {
+        sqlx::query("INSERT OR IGNORE INTO topic_articles (topic, article_id) VALUES (?1, ?2)")
+            .bind(topic)
+            .bind(article)
+            .execute(&mut **tx)
+            .await
+            .map_err(q("insert membership"))?;
+    }
+    Ok(())
+}
+
+async fn bump_topics(
+    tx: &mut Transaction<'_, Sqlite>,
+    topics: &BTreeSet<String>,
+    now: i64,
+) -> Result<(), StoreError> {
+    for topic in topics {
+        sqlx::query("UPDATE topics SET version = version + 1, changed_at = ?2 WHERE slug = ?1")
+            .bind(topic)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(q("bump topic"))?;
+    }
+    Ok(())
+}
