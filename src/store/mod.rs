@@ -6,7 +6,7 @@ mod sqlite;
 
 use chrono::{DateTime, Utc};
 
-pub use sqlite::Store;
+pub use sqlite::{DB_FILE, Store};
 
 use crate::fetch::Validators;
 use crate::model::Article;

@@ -739,3 +739,151 @@ async fn bump_topics(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize;
+
+    fn article(key: &str, link: Option<&str>, title: &str) -> Article {
+        Article {
+            entry_key: key.to_owned(),
+            guid: None,
+            url: link.map(str::to_owned),
+            canonical_url: link.and_then(dedup::canonical_url),
+            title: title.to_owned(),
+            summary_html: Some(normalize::plain_to_html(title)),
+            content_html: None,
+            summary_text: title.to_owned(),
+            content_text: String::new(),
+            authors: vec![],
+            categories: vec![],
+            lang: None,
+            published: Some(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()),
+            updated: None,
+        }
+    }
+
+    fn incoming(a: Article) -> Incoming {
+        Incoming {
+            article: a,
+            topics: vec!["t".to_owned()],
+        }
+    }
+
+    async fn store_with(sources: &[&str]) -> Store {
+        let store = Store::open_in_memory().await.unwrap();
+        let rows: Vec<_> = sources
+            .iter()
+            .map(|s| (s.to_string(), format!("https://{s}.example/feed")))
+            .collect();
+        store.sync_sources(&rows).await.unwrap();
+        store
+            .replace_topic_members("t", "x", &[], Utc::now())
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn ingest_merges_across_sources_when_canonical_urls_match() {
+        let store = store_with(&["a", "b"]).await;
+        let now = Utc::now();
+        let s1 = store
+            .ingest(
+                "a",
+                &[incoming(article(
+                    "guid:1",
+                    Some("https://x.org/story/"),
+                    "Story",
+                ))],
+                now,
+            )
+            .await
+            .unwrap();
+        let s2 = store
+            .ingest(
+                "b",
+                &[incoming(article(
+                    "guid:77",
+                    Some("http://www.x.org/story?utm_source=rss"),
+                    "Story",
+                ))],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!((s1.new, s2.new, s2.merged), (1, 1, 1));
+        let entries = store.topic_entries("t", 10, None).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].source.name, "a");
+        assert_eq!(entries[0].also.len(), 1);
+        assert_eq!(entries[0].also[0].source, "b");
+        assert_eq!(entries[0].id, story_id("x.org/story"));
+    }
+
+    #[tokio::test]
+    async fn ingest_keeps_stories_apart_when_one_source_repeats_a_link() {
+        let store = store_with(&["a"]).await;
+        let now = Utc::now();
+        let items = [
+            incoming(article(
+                "guid:1",
+                Some("https://x.org/linked"),
+                "First note",
+            )),
+            incoming(article(
+                "guid:2",
+                Some("https://x.org/linked"),
+                "Second note",
+            )),
+        ];
+        let stats = store.ingest("a", &items, now).await.unwrap();
+        assert_eq!((stats.new, stats.merged), (2, 0));
+        assert_eq!(store.topic_entries("t", 10, None).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn ingest_updates_in_place_when_content_changes_and_bumps_version() {
+        let store = store_with(&["a"]).await;
+        let now = Utc::now();
+        store
+            .ingest(
+                "a",
+                &[incoming(article("guid:1", Some("https://x.org/a"), "Old"))],
+                now,
+            )
+            .await
+            .unwrap();
+        let v1 = store.topic_versions().await.unwrap()["t"].version;
+        let again = store
+            .ingest(
+                "a",
+                &[incoming(article("guid:1", Some("https://x.org/a"), "Old"))],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!((again.new, again.updated, again.unchanged), (0, 0, 1));
+        assert_eq!(
+            store.topic_versions().await.unwrap()["t"].version,
+            v1,
+            "no change, no new version"
+        );
+        let later = now + chrono::Duration::minutes(5);
+        let edit = store
+            .ingest(
+                "a",
+                &[incoming(article("guid:1", Some("https://x.org/a"), "New"))],
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!(edit.updated, 1);
+        assert!(store.topic_versions().await.unwrap()["t"].version > v1);
+        let entries = store.topic_entries("t", 10, None).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].title, "New");
+        assert_eq!(entries[0].updated, time(ms(later)));
+    }
+}
