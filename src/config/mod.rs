@@ -1,0 +1,3 @@
+//! feeds.toml configuration (being built: units first).
+
+pub mod units;
