@@ -1,9 +1,11 @@
 //! feedmill: fetch feeds on a schedule, store and deduplicate their articles, and republish
 //! boolean topic feeds as RSS 2.0, Atom 1.0 and JSON Feed.
 
+pub mod config;
 pub mod dedup;
 pub mod fetch;
 pub mod model;
 pub mod normalize;
 pub mod parse;
 pub mod store;
+pub mod topics;
