@@ -397,7 +397,8 @@ const BLOCK_ELEMENTS: &[&str] = &[
 ];
 
 /// The text of an HTML fragment serialized by ammonia (so well-formed, attributes in double
-/// quotes, text escaped with `&amp; &lt; &gt; &nbsp;` only), on one line.
+/// quotes, text escaped with `&amp; &lt; &gt; &nbsp;` only), on one line. Not a general HTML
+/// parser: it relies on that serialization.
 pub(super) fn to_text(sanitized: &str) -> String {
     let mut text = String::with_capacity(sanitized.len());
     let mut chars = sanitized.char_indices();
@@ -406,8 +407,8 @@ pub(super) fn to_text(sanitized: &str) -> String {
             text.push(c);
             continue;
         }
-        // Inside a tag: skip to its end, minding quoted attribute values (ammonia does not
-        // escape `>` in them).
+        // Inside a tag: skip to its end, minding quoted attribute values (HTML serializers
+        // need not escape `>` in them).
         let mut in_quote = false;
         let mut end = sanitized.len();
         for (i, c) in chars.by_ref() {

@@ -653,3 +653,16 @@ fn source_is_omitted_when_its_feed_url_is_not_absolute() {
         "the source's home page is its alternate link"
     );
 }
+
+#[test]
+fn rss_survives_cdata_terminator_when_html_contains_it() {
+    let mut f = feed(ContentMode::Full);
+    f.entries[0].summary_html = Some("<p><abbr title=\"a]]>b &amp; c\">x</abbr> ]]&gt;</p>".into());
+    let ch = rss_channel(&f);
+    let d = ch.items()[0].description().expect("d");
+    assert!(
+        d.starts_with("<p><abbr title=\"a]]&gt;b &amp; c\">x</abbr> ]]&gt;</p>"),
+        "{d}"
+    );
+    assert_eq!(ch.items().len(), f.entries.len());
+}
