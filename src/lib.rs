@@ -7,5 +7,6 @@ pub mod fetch;
 pub mod model;
 pub mod normalize;
 pub mod parse;
+pub mod publish;
 pub mod store;
 pub mod topics;
