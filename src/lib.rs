@@ -2,3 +2,4 @@
 //! boolean topic feeds as RSS 2.0, Atom 1.0 and JSON Feed.
 
 pub mod model;
+pub mod topics;
