@@ -1,8 +1,8 @@
 //! Topic queries (DESIGN §6): the query language, and one matcher for every topic.
 //!
-//! - [`query`] parses the text of a topic's `query` into a [`Query`] tree, with the byte offset
+//! - `query.rs` parses the text of a topic's `query` into a [`Query`] tree, with the byte offset
 //!   of any error so `check` can point at it.
-//! - [`matcher`] compiles all topics at once into a [`Matcher`] that decides every topic in one
+//! - `matcher.rs` compiles all topics at once into a [`Matcher`] that decides every topic in one
 //!   pass over an article.
 //!
 //! Both sides share one normalizer, [`words`] / [`for_each_word`]: a query term and a document
