@@ -1,12 +1,37 @@
 //! feedmill: fetch feeds on a schedule, store and deduplicate their articles, and republish
 //! boolean topic feeds as RSS 2.0, Atom 1.0 and JSON Feed.
+//!
+//! # Layout
+//! The pipeline (DESIGN §2), one module per stage:
+//!
+//! ```text
+//! feeds.toml → config → schedule → pipeline::refresh_source
+//!    fetch → parse → normalize → dedup → store → topics → publish (catalog) → http
+//! ```
+//!
+//! - [`config`]: `feeds.toml` read (raw serde mirror) then validated and compiled.
+//! - [`schedule`]: which source is due; one cron job per source; `tick(now)` for tests.
+//! - [`pipeline`]: the only module that knows the order of the stages.
+//! - [`fetch`]: conditional HTTP GET with limits.
+//! - [`parse`], [`normalize`], [`dedup`], [`topics`], [`publish`]: pure, no I/O, no clock.
+//! - [`store`]: SQLite (WAL): sources, articles, stories, topic membership and versions.
+//! - [`catalog`]: topic feeds as served: read from the store, rendered once per change.
+//! - [`http`]: axum endpoints; never fetches.
+//! - [`app`]: builds and wires everything; [`cli`]: the commands.
+//! - [`model`]: plain data shared by the stages.
 
+pub mod app;
+pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod fetch;
+pub mod http;
 pub mod model;
 pub mod normalize;
 pub mod parse;
+pub mod pipeline;
 pub mod publish;
+pub mod schedule;
 pub mod store;
 pub mod topics;

@@ -124,6 +124,13 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so a
+    /// concurrent writer waits on the busy timeout instead of failing when a read transaction
+    /// tries to upgrade to a write ("database is locked").
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -131,7 +138,7 @@ impl Store {
     /// Make sure every configured source has a row; a changed URL is updated (and its
     /// validators dropped, since they belong to the old URL).
     pub async fn sync_sources(&self, sources: &[(String, String)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        let mut tx = self.begin_write().await.map_err(q("begin"))?;
         for (name, url) in sources {
             sqlx::query(
                 "INSERT INTO sources (name, url) VALUES (?1, ?2)
@@ -180,7 +187,7 @@ impl Store {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let id = self.source_id(source).await?;
-        let mut tx = self.pool.begin().await.map_err(q("begin"))?;
+        let mut tx = self.begin_write().await.map_err(q("begin"))?;
         let at = ms(record.at);
         let failed = record.outcome == FetchResult::Error;
         sqlx::query(
@@ -254,7 +261,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
         let source_id = self.source_id(source).await?;
-        let mut tx = self.pool.begin().await.map_err(q("begin ingest"))?;
+        let mut tx = self.begin_write().await.map_err(q("begin ingest"))?;
         let mut stats = IngestStats::default();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         let now_ms = ms(now);
@@ -442,7 +449,7 @@ impl Store {
         article_ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(q("begin backfill"))?;
+        let mut tx = self.begin_write().await.map_err(q("begin backfill"))?;
         let old: BTreeSet<i64> =
             sqlx::query_scalar("SELECT article_id FROM topic_articles WHERE topic = ?1")
                 .bind(slug)

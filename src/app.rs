@@ -1,0 +1,172 @@
+//! Builds the daemon from a configuration and wires its parts: store, pipeline, scheduler,
+//! catalog and HTTP server. Tests build the same `App` on port 0 and drive it with `tick`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::pipeline::{Pipeline, PipelineError, SourceReport};
+use crate::schedule::{ScheduleError, Scheduler};
+use crate::store::{Store, StoreError};
+
+/// How often the server re-reads topic versions, to notice writes by other processes (a
+/// `feedmill fetch` beside the daemon). Its own writes are noticed at once.
+const VERSION_POLL: Duration = Duration::from_secs(2);
+
+/// How long shutdown waits for in-flight work before giving up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("failed to listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+/// The parts a running daemon shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppHandle {
+    pub pipeline: Arc<Pipeline>,
+    pub scheduler: Scheduler,
+    pub catalog: Arc<Catalog>,
+}
+
+impl AppHandle {
+    /// One scheduling step at `now` (every due source), then make the catalog current.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Vec<SourceReport> {
+        let reports = self.scheduler.tick(now).await;
+        if let Err(e) = self.catalog.refresh_versions().await {
+            tracing::error!(error = %e, "failed to read topic versions");
+        }
+        reports
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    handle: AppHandle,
+    store: Store,
+}
+
+impl App {
+    /// Open the store, bring topics up to date (backfill changed queries) and bind the
+    /// listener. Nothing is fetched yet.
+    pub async fn build(config: Config) -> Result<App, AppError> {
+        let config = Arc::new(config);
+        let store = Store::open(&config.store.path).await?;
+        let now = Utc::now();
+        let pipeline = Arc::new(Pipeline::build(config.clone(), store.clone())?);
+        pipeline.sync(now).await?;
+        let catalog = Arc::new(Catalog::new(store.clone(), config.clone()));
+        catalog.refresh_versions().await?;
+        let scheduler = Scheduler::new(pipeline.clone(), now);
+        let addr = config.server.listen.clone();
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        Ok(App {
+            listener,
+            handle: AppHandle {
+                pipeline,
+                scheduler,
+                catalog,
+            },
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
+
+    /// Serve HTTP (and, with `schedule`, run the cron jobs) until `shutdown` completes; then
+    /// stop scheduling, let in-flight work finish within a grace period and close the store.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        schedule: bool,
+    ) -> Result<(), AppError> {
+        let token = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let AppHandle {
+            pipeline,
+            scheduler,
+            catalog,
+        } = self.handle;
+        let state = AppState {
+            catalog: catalog.clone(),
+            store: self.store.clone(),
+        };
+
+        let changed = pipeline.changed();
+        let stop = token.clone();
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = changed.notified() => {}
+                    _ = tokio::time::sleep(VERSION_POLL) => {}
+                }
+                if let Err(e) = catalog.refresh_versions().await {
+                    tracing::warn!(error = %e, "failed to read topic versions");
+                }
+            }
+        });
+        if schedule {
+            let stop = token.clone();
+            tracker.spawn(async move {
+                if let Err(e) = scheduler.run(stop).await {
+                    tracing::error!(error = %e, "scheduler stopped");
+                }
+            });
+        }
+        let stop = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        });
+        tracker.close();
+        let addr = self.listener.local_addr().map_err(AppError::Serve)?;
+        tracing::info!(addr = %addr, "serving");
+        let server = axum::serve(self.listener, http::router(state))
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let served = server.await.map_err(AppError::Serve);
+        token.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight work did not finish within the grace period");
+        }
+        self.store.close().await;
+        served
+    }
+}

@@ -1,0 +1,388 @@
+//! Command-line definitions and the commands other than `serve`'s wiring. Data goes to
+//! stdout; logs and progress go to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::App;
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError};
+use crate::model::Document;
+use crate::pipeline::{Outcome, Pipeline, SourceReport};
+use crate::publish::Format;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "feedmill",
+    version,
+    about = "Fetch feeds, deduplicate stories, publish topic feeds"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "FEEDMILL_CONFIG",
+        default_value = "feeds.toml"
+    )]
+    pub config: PathBuf,
+    /// Store directory (overrides `[store] path` and FEEDMILL_STORE).
+    #[arg(long, global = true)]
+    pub store: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Rss => Format::Rss,
+            FormatArg::Atom => Format::Atom,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the scheduler and the HTTP server until SIGINT/SIGTERM.
+    Serve,
+    /// Fetch all (or the named) sources once now and print a summary.
+    Fetch {
+        /// Only this source (repeatable).
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+    },
+    /// Validate the configuration; with a store present, count each topic's matches.
+    Check,
+    /// Write a topic feed to stdout (or a file).
+    Render {
+        slug: String,
+        #[arg(long, value_enum, default_value_t = FormatArg::Atom)]
+        format: FormatArg,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Exit 0 if the local server answers /healthz (for container health checks).
+    Healthcheck,
+}
+
+/// Logs go to stderr; `RUST_LOG` wins over -v/-q.
+pub fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "feedmill=debug,info",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Run the command; the exit code follows DESIGN §4 (1: failure, 2: invalid config).
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Fetch { sources } => fetch(config, &sources).await,
+        Command::Check => check(&cli.config, config).await,
+        Command::Render {
+            slug,
+            format,
+            output,
+        } => render(config, &slug, format.into(), output.as_deref()).await,
+        Command::Healthcheck => healthcheck(&config).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    Ok(Config::load(&cli.config)?.with_overrides(cli.store.clone(), None))
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    app.run_until(shutdown_signal(), true).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+async fn open_pipeline(config: Config) -> anyhow::Result<Arc<Pipeline>> {
+    let config = Arc::new(config);
+    let store = Store::open(&config.store.path).await?;
+    let pipeline = Arc::new(Pipeline::build(config, store)?);
+    pipeline.sync(Utc::now()).await?;
+    Ok(pipeline)
+}
+
+async fn fetch(config: Config, names: &[String]) -> anyhow::Result<ExitCode> {
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| config.source(n).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "no source named {unknown:?} in {} (sources: {})",
+            config.path.display(),
+            known.join(", ")
+        );
+    }
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .cloned()
+        .collect();
+    let pipeline = open_pipeline(config).await?;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(sources.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} fetching [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("sources");
+    let reports = pipeline.refresh_many(&sources, Utc::now(), |r| {
+        bar.set_message(r.source.clone());
+        bar.inc(1);
+    });
+    // Fetching happens inside refresh_many; the bar ticks as sources are recorded.
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let reports = reports.await;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    print_reports(&mut out, &reports)?;
+    pipeline.store().close().await;
+    let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The per-source summary of `feedmill fetch`.
+pub fn print_reports(out: &mut impl Write, reports: &[SourceReport]) -> std::io::Result<()> {
+    let width = reports
+        .iter()
+        .map(|r| r.source.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    writeln!(
+        out,
+        "{:<width$}  {:<12}  {:>4}  {:>5}  {:>4}  {:>7}  {:>7}",
+        "SOURCE", "RESULT", "HTTP", "ITEMS", "NEW", "UPDATED", "MS"
+    )?;
+    for r in reports {
+        let status = r
+            .http_status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{:<width$}  {:<12}  {:>4}  {:>5}  {:>4}  {:>7}  {:>7}",
+            r.source,
+            r.outcome.as_str(),
+            status,
+            r.items_seen,
+            r.items_new,
+            r.items_updated,
+            r.elapsed_ms
+        )?;
+        if let Some(err) = &r.error {
+            writeln!(out, "{:<width$}  error: {err}", "")?;
+        }
+    }
+    let failed = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .count();
+    let new: usize = reports.iter().map(|r| r.items_new).sum();
+    writeln!(
+        out,
+        "{} sources, {} failed, {} new articles",
+        reports.len(),
+        failed,
+        new
+    )
+}
+
+async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
+    println!(
+        "{}: ok ({} sources, {} topics)",
+        path.display(),
+        config.sources.len(),
+        config.topics.len()
+    );
+    let db = config.store.path.join(crate::store::DB_FILE);
+    if !db.exists() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = Store::open(&config.store.path).await?;
+    let pipeline_topics = crate::pipeline::TopicSet::new(&config);
+    let tags: std::collections::HashMap<&str, &[String]> = config
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.tags.as_slice()))
+        .collect();
+    let mut counts = vec![0u64; config.topics.len()];
+    let mut total = 0u64;
+    let mut after = 0;
+    loop {
+        let page = store.documents(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.article_id;
+        for doc in &page {
+            total += 1;
+            let view = Document {
+                title: &doc.title,
+                summary: &doc.summary_text,
+                content: &doc.content_text,
+                authors: &doc.authors,
+                categories: &doc.categories,
+                source: &doc.source,
+                tags: tags.get(doc.source.as_str()).copied().unwrap_or(&[]),
+                lang: doc.lang.as_deref(),
+                url: doc.url.as_deref(),
+            };
+            for i in pipeline_topics.matcher().matching(&view) {
+                counts[i] += 1;
+            }
+        }
+    }
+    println!("store {}: {total} articles", db.display());
+    for (topic, n) in config.topics.iter().zip(counts) {
+        println!("  {:<32} {n} matching articles", topic.slug);
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn render(
+    config: Config,
+    slug: &str,
+    format: Format,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    if config.topic(slug).is_none() {
+        let known: Vec<&str> = config.topics.iter().map(|t| t.slug.as_str()).collect();
+        anyhow::bail!(
+            "no topic {slug:?} in {} (topics: {})",
+            config.path.display(),
+            known.join(", ")
+        );
+    }
+    let pipeline = open_pipeline(config).await?;
+    let catalog = Catalog::new(pipeline.store().clone(), pipeline.config().clone());
+    catalog.refresh_versions().await?;
+    let rendered = catalog.rendered(slug, format, Utc::now()).await?;
+    match output {
+        Some(path) => std::fs::write(path, &rendered.body)
+            .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", path.display()))?,
+        None => std::io::stdout().lock().write_all(&rendered.body)?,
+    }
+    pipeline.store().close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
+    crate::fetch::install_crypto_provider();
+    let listen = config
+        .server
+        .listen
+        .replace("0.0.0.0", "127.0.0.1")
+        .replace("[::]", "[::1]");
+    let url = format!("http://{listen}/healthz");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("{url} answered HTTP {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url} did not answer: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

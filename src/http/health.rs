@@ -1,0 +1,5 @@
+//! Liveness: the process answers HTTP.
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}

@@ -1,0 +1,116 @@
+//! HTML for people: the index of topics (with feed autodiscovery) and a topic's page.
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+
+use super::{AppState, HttpError};
+use crate::publish::{self, Format};
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#222}\
+a{color:#0645ad}h1{font-size:1.6rem}li{margin:.6rem 0}.meta{color:#666;font-size:.9rem}code{background:#f3f3f3;padding:0 .3rem}";
+
+fn page(title: &str, head: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{}</title>{head}<style>{STYLE}</style></head><body>{body}</body></html>\n",
+        text(title)
+    ))
+}
+
+fn feed_links(base: &str, slug: &str, title: &str) -> String {
+    Format::ALL
+        .iter()
+        .map(|f| {
+            format!(
+                "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">",
+                attr(f.content_type().split(';').next().unwrap_or_default()),
+                attr(title),
+                f.extension(),
+                attr(&publish::feed_url(base, slug, *f))
+            )
+        })
+        .collect()
+}
+
+pub async fn index(State(state): State<AppState>) -> Result<Response, HttpError> {
+    let config = state.catalog.config();
+    let base = config.server.base_url_str();
+    let counts = state
+        .store
+        .topic_story_counts()
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    let mut head = String::new();
+    let mut items = String::new();
+    for topic in &config.topics {
+        head.push_str(&feed_links(&base, &topic.slug, &topic.title));
+        let version = state.catalog.version(&topic.slug);
+        let links: Vec<String> = Format::ALL
+            .iter()
+            .map(|f| {
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    attr(&publish::feed_url(&base, &topic.slug, *f)),
+                    f.extension()
+                )
+            })
+            .collect();
+        items.push_str(&format!(
+            "<li><a href=\"{}\"><strong>{}</strong></a> — {}<br><span class=\"meta\">{} stories · updated {} · subscribe: {} · <code>{}</code></span></li>",
+            attr(&publish::page_url(&base, &topic.slug)),
+            text(&topic.title),
+            text(&topic.description),
+            counts.get(&topic.slug).copied().unwrap_or(0),
+            version.changed_at.format("%Y-%m-%d %H:%M UTC"),
+            links.join(" "),
+            text(&publish::feed_url(&base, &topic.slug, Format::Atom)),
+        ));
+    }
+    let body = format!(
+        "<h1>feedmill</h1><p>Topic feeds built from {} sources. Paste a feed URL into your reader.</p><ul>{items}</ul>",
+        config.sources.len()
+    );
+    Ok(page("feedmill topics", &head, &body).into_response())
+}
+
+pub async fn topic_page(state: &AppState, slug: &str) -> Result<Response, HttpError> {
+    let feed = state.catalog.feed(slug, Utc::now()).await?;
+    let base = &feed.base_url;
+    let head = feed_links(base, slug, &feed.title);
+    let mut items = String::new();
+    for entry in &feed.entries {
+        let title = match &entry.link {
+            Some(link) => format!("<a href=\"{}\">{}</a>", attr(link), text(&entry.title)),
+            None => text(&entry.title).into_owned(),
+        };
+        let also = if entry.also.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " · also: {}",
+                entry
+                    .also
+                    .iter()
+                    .map(|a| text(&a.source).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        items.push_str(&format!(
+            "<li>{title}<br><span class=\"meta\">{} · {}{also}</span></li>",
+            text(&entry.source.name),
+            entry.published.format("%Y-%m-%d %H:%M UTC"),
+        ));
+    }
+    let body = format!(
+        "<p><a href=\"{}/\">← all topics</a></p><h1>{}</h1><p>{}</p><p>Subscribe in your reader: <code>{}</code></p><ul>{items}</ul>",
+        attr(base),
+        text(&feed.title),
+        text(&feed.description),
+        text(&publish::feed_url(base, slug, Format::Atom)),
+    );
+    Ok(page(&feed.title, &head, &body).into_response())
+}

@@ -1,0 +1,490 @@
+//! The only place that knows the order of the stages (DESIGN §2):
+//! fetch → stop on 304 → parse → normalize → match topics → store (dedup) → record the outcome.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::config::{Config, SourceConfig};
+use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Request, Validators};
+use crate::model::{Article, Document};
+use crate::normalize;
+use crate::parse::{self, ParsedFeed};
+use crate::store::{FetchRecord, FetchResult, Incoming, Store, StoreError};
+use crate::topics::Matcher;
+
+/// Articles of stored documents read per page during a backfill.
+const BACKFILL_PAGE: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+}
+
+/// How one source's refresh ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    NotModified,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotModified => "not_modified",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One source's refresh, as the CLI prints it and the log records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceReport {
+    pub source: String,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub elapsed_ms: u64,
+    pub items_seen: usize,
+    pub items_new: usize,
+    pub items_updated: usize,
+    pub error: Option<String>,
+}
+
+/// The compiled topics: slugs in config order and one matcher deciding all of them.
+#[derive(Debug)]
+pub struct TopicSet {
+    slugs: Vec<String>,
+    queries: Vec<String>,
+    matcher: Matcher,
+    tags: HashMap<String, Vec<String>>,
+}
+
+impl TopicSet {
+    pub fn new(config: &Config) -> TopicSet {
+        let queries: Vec<_> = config.topics.iter().map(|t| t.query.clone()).collect();
+        TopicSet {
+            slugs: config.topics.iter().map(|t| t.slug.clone()).collect(),
+            queries: config.topics.iter().map(|t| t.query_text.clone()).collect(),
+            matcher: Matcher::new(&queries),
+            tags: config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.tags.clone()))
+                .collect(),
+        }
+    }
+
+    fn tags(&self, source: &str) -> &[String] {
+        self.tags.get(source).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Slugs of the topics an article of `source` belongs to.
+    pub fn topics_for(&self, source: &str, article: &Article) -> Vec<String> {
+        let doc = article.document(source, self.tags(source));
+        self.matcher
+            .matching(&doc)
+            .into_iter()
+            .map(|i| self.slugs[i].clone())
+            .collect()
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    pub fn slugs(&self) -> &[String] {
+        &self.slugs
+    }
+}
+
+/// The result of fetching and parsing one source, before anything is stored.
+struct Acquired {
+    source: String,
+    started: Instant,
+    at: DateTime<Utc>,
+    result: Result<Option<Fetched>, (Option<u16>, String)>,
+}
+
+struct Fetched {
+    status: u16,
+    validators: Validators,
+    feed_title: Option<String>,
+    site_url: Option<String>,
+    articles: Vec<Article>,
+}
+
+/// Runs refreshes. Cheap to share: hold it in an `Arc`.
+pub struct Pipeline {
+    store: Store,
+    fetcher: Fetcher,
+    topics: TopicSet,
+    config: Arc<Config>,
+    /// Signalled whenever stored topic content changed, so the HTTP side re-renders at once.
+    changed: Arc<Notify>,
+}
+
+impl Pipeline {
+    pub fn build(config: Arc<Config>, store: Store) -> Result<Pipeline, PipelineError> {
+        let fetcher = Fetcher::build(FetchSettings {
+            timeout: config.fetch.timeout,
+            max_body: config.fetch.max_body,
+            user_agent: config.fetch.user_agent.clone(),
+        })?;
+        Ok(Pipeline {
+            store,
+            fetcher,
+            topics: TopicSet::new(&config),
+            config,
+            changed: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn topics(&self) -> &TopicSet {
+        &self.topics
+    }
+
+    /// Notified after every write that changed a topic.
+    pub fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
+    /// Make the store agree with the configuration: every source has a row, and every topic
+    /// whose query is new or changed is re-evaluated over all stored articles (backfill).
+    pub async fn sync(&self, now: DateTime<Utc>) -> Result<Vec<String>, PipelineError> {
+        let sources: Vec<_> = self
+            .config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.url.to_string()))
+            .collect();
+        self.store.sync_sources(&sources).await?;
+        let wanted: Vec<_> = self
+            .topics
+            .slugs
+            .iter()
+            .cloned()
+            .zip(self.topics.queries.iter().cloned())
+            .collect();
+        let stale = self.store.topics_needing_backfill(&wanted).await?;
+        if stale.is_empty() {
+            return Ok(stale);
+        }
+        let indices: Vec<usize> = stale
+            .iter()
+            .filter_map(|slug| self.topics.slugs.iter().position(|s| s == slug))
+            .collect();
+        let mut members: Vec<Vec<i64>> = vec![Vec::new(); indices.len()];
+        let mut after = 0;
+        loop {
+            let page = self.store.documents(after, BACKFILL_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.article_id;
+            for doc in &page {
+                let view = Document {
+                    title: &doc.title,
+                    summary: &doc.summary_text,
+                    content: &doc.content_text,
+                    authors: &doc.authors,
+                    categories: &doc.categories,
+                    source: &doc.source,
+                    tags: self.topics.tags(&doc.source),
+                    lang: doc.lang.as_deref(),
+                    url: doc.url.as_deref(),
+                };
+                for (slot, &index) in indices.iter().enumerate() {
+                    if self.topics.matcher.is_match(index, &view) {
+                        members[slot].push(doc.article_id);
+                    }
+                }
+            }
+        }
+        let mut changed = false;
+        for (slot, &index) in indices.iter().enumerate() {
+            let slug = &self.topics.slugs[index];
+            let query = &self.topics.queries[index];
+            changed |= self
+                .store
+                .replace_topic_members(slug, query, &members[slot], now)
+                .await?;
+            tracing::info!(topic = %slug, articles = members[slot].len(), "topic re-evaluated over stored articles");
+        }
+        if changed {
+            self.changed.notify_waiters();
+        }
+        Ok(stale)
+    }
+
+    /// Refresh one source now: fetch, parse, store, record.
+    pub async fn refresh_source(&self, source: &SourceConfig, now: DateTime<Utc>) -> SourceReport {
+        let acquired = self.acquire(source, now).await;
+        let mut batch = Vec::new();
+        if let Ok(Some(fetched)) = &acquired.result {
+            batch = fetched
+                .articles
+                .iter()
+                .map(|a| (source.name.clone(), a.clone()))
+                .collect();
+        }
+        let counts = self.ingest_ordered(batch, now).await;
+        self.finish(
+            acquired,
+            counts.get(&source.name).cloned().unwrap_or_default(),
+            now,
+        )
+        .await
+    }
+
+    /// Refresh several sources at once (for `feedmill fetch`): fetched concurrently, then
+    /// ingested in one deterministic order (published time, then key), so the same inputs
+    /// give the same stories and ids whatever the order of sources in the config.
+    pub async fn refresh_many(
+        &self,
+        sources: &[SourceConfig],
+        now: DateTime<Utc>,
+        progress: impl Fn(&SourceReport),
+    ) -> Vec<SourceReport> {
+        let limit = Arc::new(Semaphore::new(self.config.fetch.concurrency.max(1)));
+        let acquired = futures_util::future::join_all(sources.iter().map(|source| {
+            let limit = limit.clone();
+            async move {
+                // The semaphore is never closed, so acquiring cannot fail; if it did, fetching
+                // without the limit is still correct.
+                let _permit = limit.acquire_owned().await.ok();
+                self.acquire(source, now).await
+            }
+        }))
+        .await;
+        let batch: Vec<(String, Article)> = acquired
+            .iter()
+            .filter_map(|a| match &a.result {
+                Ok(Some(f)) => Some(f.articles.iter().map(|art| (a.source.clone(), art.clone()))),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let counts = self.ingest_ordered(batch, now).await;
+        let mut reports = Vec::with_capacity(acquired.len());
+        for a in acquired {
+            let c = counts.get(&a.source).cloned().unwrap_or_default();
+            let report = self.finish(a, c, now).await;
+            progress(&report);
+            reports.push(report);
+        }
+        reports
+    }
+
+    async fn acquire(&self, source: &SourceConfig, now: DateTime<Utc>) -> Acquired {
+        let started = Instant::now();
+        let result = self.fetch_and_parse(source, now).await;
+        Acquired {
+            source: source.name.clone(),
+            started,
+            at: now,
+            result,
+        }
+    }
+
+    async fn fetch_and_parse(
+        &self,
+        source: &SourceConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Fetched>, (Option<u16>, String)> {
+        let validators = self
+            .store
+            .validators(&source.name)
+            .await
+            .map_err(|e| (None, e.to_string()))?;
+        let request = Request {
+            url: source.url.to_string(),
+            validators,
+            user_agent: source.user_agent.clone(),
+            headers: source.headers.clone(),
+        };
+        let fetched = match self.fetcher.fetch(&request).await {
+            Ok(FetchOutcome::NotModified) => return Ok(None),
+            Ok(FetchOutcome::Fetched(f)) => f,
+            Err(e) => return Err((e.status(), e.to_string())),
+        };
+        let feed: ParsedFeed = parse::parse(
+            &fetched.body,
+            fetched.content_type.as_deref(),
+            &fetched.final_url,
+        )
+        .map_err(|e| (Some(fetched.status), e.to_string()))?;
+        let mut seen = std::collections::HashSet::new();
+        let articles = feed
+            .entries
+            .iter()
+            .map(|entry| normalize::article(entry, &feed, &fetched.final_url, now))
+            // A feed listing the same entry twice (duplicate guids) keeps the first.
+            .filter(|a| seen.insert(a.entry_key.clone()))
+            .collect();
+        Ok(Some(Fetched {
+            status: fetched.status,
+            validators: fetched.validators,
+            feed_title: feed.title.as_deref().map(normalize::plain_text),
+            site_url: feed.site_url.clone(),
+            articles,
+        }))
+    }
+
+    /// Store articles of any number of sources in the deterministic order; per-source counts.
+    async fn ingest_ordered(
+        &self,
+        mut batch: Vec<(String, Article)>,
+        now: DateTime<Utc>,
+    ) -> HashMap<String, Counts> {
+        batch.sort_by(|(sa, a), (sb, b)| {
+            (a.published.unwrap_or(now), &a.entry_key, sa).cmp(&(
+                b.published.unwrap_or(now),
+                &b.entry_key,
+                sb,
+            ))
+        });
+        let mut counts: HashMap<String, Counts> = HashMap::new();
+        let mut changed = false;
+        // Consecutive articles of one source share a transaction.
+        let mut start = 0;
+        while start < batch.len() {
+            let source = batch[start].0.clone();
+            let end = batch[start..]
+                .iter()
+                .position(|(s, _)| *s != source)
+                .map_or(batch.len(), |n| start + n);
+            let items: Vec<Incoming> = batch[start..end]
+                .iter()
+                .map(|(s, a)| Incoming {
+                    topics: self.topics.topics_for(s, a),
+                    article: a.clone(),
+                })
+                .collect();
+            let entry = counts.entry(source.clone()).or_default();
+            match self.store.ingest(&source, &items, now).await {
+                Ok(stats) => {
+                    entry.seen += items.len();
+                    entry.new += stats.new;
+                    entry.updated += stats.updated;
+                    changed |= !stats.changed_topics.is_empty();
+                }
+                Err(e) => {
+                    tracing::error!(source = %source, error = %e, "failed to store articles");
+                    entry.error = Some(e.to_string());
+                }
+            }
+            start = end;
+        }
+        if changed {
+            self.changed.notify_waiters();
+        }
+        counts
+    }
+
+    async fn finish(&self, acquired: Acquired, counts: Counts, now: DateTime<Utc>) -> SourceReport {
+        let elapsed_ms = u64::try_from(acquired.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next_fetch_at = self
+            .config
+            .source(&acquired.source)
+            .and_then(|s| s.schedule.as_ref())
+            .unwrap_or(&self.config.fetch.schedule)
+            .next_after(now);
+        let mut record = FetchRecord {
+            at: acquired.at,
+            elapsed_ms,
+            outcome: FetchResult::Ok,
+            http_status: None,
+            items_seen: counts.seen,
+            items_new: counts.new,
+            items_updated: counts.updated,
+            validators: None,
+            feed_title: None,
+            site_url: None,
+            next_fetch_at,
+        };
+        let (outcome, error) = match acquired.result {
+            Ok(None) => {
+                record.outcome = FetchResult::NotModified;
+                record.http_status = Some(304);
+                (Outcome::NotModified, None)
+            }
+            Ok(Some(f)) => {
+                record.http_status = Some(f.status);
+                record.feed_title = f.feed_title;
+                record.site_url = f.site_url;
+                if let Some(err) = counts.error.clone() {
+                    // Nothing was stored: keep the old validators so the next fetch retries.
+                    record.outcome = FetchResult::Error;
+                    (Outcome::Failed, Some(err))
+                } else {
+                    record.validators = Some(f.validators);
+                    (Outcome::Ok, None)
+                }
+            }
+            Err((status, message)) => {
+                record.outcome = FetchResult::Error;
+                record.http_status = status;
+                (Outcome::Failed, Some(message))
+            }
+        };
+        if let Err(e) = self
+            .store
+            .record_fetch(&acquired.source, &record, error.as_deref())
+            .await
+        {
+            tracing::error!(source = %acquired.source, error = %e, "failed to record fetch outcome");
+        }
+        let report = SourceReport {
+            source: acquired.source,
+            outcome,
+            http_status: record.http_status,
+            elapsed_ms,
+            items_seen: record.items_seen,
+            items_new: record.items_new,
+            items_updated: record.items_updated,
+            error,
+        };
+        match &report.error {
+            None => tracing::info!(
+                source = %report.source,
+                status = report.http_status.unwrap_or(0),
+                outcome = report.outcome.as_str(),
+                items_new = report.items_new,
+                items_updated = report.items_updated,
+                elapsed_ms = report.elapsed_ms,
+                "fetched"
+            ),
+            Some(error) => tracing::warn!(
+                source = %report.source,
+                status = report.http_status.unwrap_or(0),
+                outcome = report.outcome.as_str(),
+                elapsed_ms = report.elapsed_ms,
+                error = %error,
+                "fetch failed"
+            ),
+        }
+        report
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    seen: usize,
+    new: usize,
+    updated: usize,
+    error: Option<String>,
+}

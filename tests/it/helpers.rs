@@ -1,0 +1,261 @@
+//! `TestApp` (the real daemon, built from a feeds.toml) and `Origin` (a real HTTP server that
+//! serves fixture feeds and can be told to change them or to answer with another status).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use feedmill::app::{App, AppHandle};
+use feedmill::config::Config;
+use feedmill::pipeline::SourceReport;
+use tokio::sync::oneshot;
+
+pub fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub etag: Option<String>,
+}
+
+#[derive(Default)]
+struct OriginState {
+    routes: HashMap<String, Route>,
+    /// Requests per path, and how many of them were answered 304.
+    hits: HashMap<String, usize>,
+    not_modified: HashMap<String, usize>,
+}
+
+/// A feed publisher on 127.0.0.1:0. Honours `If-None-Match` against each route's ETag.
+#[derive(Clone)]
+pub struct Origin {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<OriginState>>,
+}
+
+impl Origin {
+    pub async fn start() -> Origin {
+        let state: Arc<Mutex<OriginState>> = Arc::default();
+        let shared = state.clone();
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+            let state = shared.clone();
+            async move { answer(&state, uri.path(), &headers) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Origin { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Serve `body` at `path` with a strong ETag derived from the body.
+    pub fn serve(&self, path: &str, body: &str, content_type: &str) {
+        let etag = format!("\"{}\"", feedmill::dedup::content_hash(&[body]));
+        let route = Route {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+            content_type: content_type.into(),
+            etag: Some(etag),
+        };
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_owned(), route);
+    }
+
+    pub fn set_status(&self, path: &str, status: u16) {
+        if let Some(r) = self.state.lock().unwrap().routes.get_mut(path) {
+            r.status = status;
+        }
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn not_modified(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .not_modified
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn answer(state: &Mutex<OriginState>, path: &str, headers: &HeaderMap) -> Response {
+    let mut s = state.lock().unwrap();
+    *s.hits.entry(path.to_owned()).or_default() += 1;
+    let Some(route) = s.routes.get(path).cloned() else {
+        return Response::builder()
+            .status(404)
+            .body(Body::from("no such feed"))
+            .unwrap();
+    };
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if route.status == 200 && route.etag.is_some() && inm == route.etag.as_deref() {
+        *s.not_modified.entry(path.to_owned()).or_default() += 1;
+        return Response::builder()
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap();
+    }
+    let mut b = Response::builder()
+        .status(route.status)
+        .header(header::CONTENT_TYPE, &route.content_type);
+    if let Some(etag) = &route.etag {
+        b = b.header(header::ETAG, etag);
+    }
+    b.body(Body::from(route.body)).unwrap()
+}
+
+/// The real daemon on 127.0.0.1 with its store in a temp dir; the scheduler is driven by
+/// `tick`, never by the wall clock.
+pub struct TestApp {
+    pub base: String,
+    pub handle: AppHandle,
+    pub store_dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    clock: Mutex<DateTime<Utc>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _config_dir: tempfile::TempDir,
+}
+
+/// A free port on 127.0.0.1, so `base_url` (used in self links) can name the served address.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl TestApp {
+    /// Build and start the app from feeds.toml text (its `[server]` and `[store]` tables are
+    /// added here).
+    pub async fn spawn(body: &str) -> TestApp {
+        let port = free_port();
+        let store_dir = tempfile::tempdir().unwrap();
+        let config_dir = tempfile::tempdir().unwrap();
+        let config_path = config_dir.path().join("feeds.toml");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n\n[store]\npath = {:?}\n\n{body}",
+            store_dir.path().display().to_string()
+        );
+        std::fs::write(&config_path, &text).unwrap();
+        let config = Config::load(&config_path)
+            .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"));
+        let app = App::build(config).await.unwrap();
+        let handle = app.handle();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until(
+                async move {
+                    let _ = rx.await;
+                },
+                false,
+            )
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            handle,
+            store_dir,
+            config_path,
+            clock: Mutex::new(Utc::now() + Duration::hours(1)),
+            shutdown: Some(tx),
+            task: Some(task),
+            _config_dir: config_dir,
+        }
+    }
+
+    /// One scheduling step, a day after the previous one, so every source is due.
+    pub async fn tick(&self) -> Vec<SourceReport> {
+        let now = {
+            let mut clock = self.clock.lock().unwrap();
+            *clock += Duration::days(1);
+            *clock
+        };
+        self.handle.tick(now).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Fetch a served feed and parse it back with feed-rs.
+    pub async fn feed(&self, slug: &str, ext: &str) -> feed_rs::model::Feed {
+        let response = self.get(&format!("/topics/{slug}.{ext}")).await;
+        assert_eq!(response.status(), 200, "GET /topics/{slug}.{ext}");
+        let body = response.bytes().await.unwrap();
+        feed_rs::parser::parse(body.as_ref())
+            .unwrap_or_else(|e| panic!("served {slug}.{ext} does not parse: {e}"))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// A feeds.toml body with the test topics and the given sources (name, url).
+pub fn config_with_sources(sources: &[(&str, String)]) -> String {
+    let mut text =
+        String::from("[fetch]\nschedule = \"15m\"\ntimeout = \"5s\"\nhost_spacing = \"0s\"\n\n");
+    for (name, url) in sources {
+        text.push_str(&format!(
+            "[[source]]\nname = {name:?}\nurl = {url:?}\ntags = [\"test\"]\n\n"
+        ));
+    }
+    text.push_str(
+        r#"[[topic]]
+slug = "central-asia-security"
+title = "Central Asia security"
+query = '''
+("central asia" OR kazakh* OR kyrgyz* OR tajik* OR turkmen* OR uzbek* OR xinjiang OR uighur* OR uyghur*)
+AND (security OR terror* OR militant* OR extremis* OR border* OR insurgen* OR police)
+'''
+
+[[topic]]
+slug = "football"
+title = "Football"
+query = 'football OR soccer OR "world cup"'
+"#,
+    );
+    text
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary: the real app on 127.0.0.1:0 against an origin server on
+//! 127.0.0.1:0, a real SQLite store in a temp dir.
+
+mod helpers;
+
+mod config_errors;
+mod daemon;
+mod readers;
