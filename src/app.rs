@@ -22,6 +22,9 @@ use crate::store::{Store, StoreError};
 /// `feedmill fetch` beside the daemon). Its own writes are noticed at once.
 const VERSION_POLL: Duration = Duration::from_secs(2);
 
+/// How often retention (`[store] retention`) runs while the daemon serves.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
 /// How long shutdown waits for in-flight work before giving up.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
@@ -140,6 +143,19 @@ impl App {
             }
         });
         if schedule {
+            let stop = token.clone();
+            let retention = pipeline.clone();
+            tracker.spawn(async move {
+                loop {
+                    if let Err(e) = retention.expire(Utc::now()).await {
+                        tracing::error!(error = %e, "retention pass failed");
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(RETENTION_EVERY) => {}
+                    }
+                }
+            });
             let stop = token.clone();
             tracker.spawn(async move {
                 if let Err(e) = scheduler.run(stop).await {

@@ -75,7 +75,13 @@ impl Catalog {
             .max_age
             .and_then(|age| chrono::Duration::from_std(age).ok())
             .map(|age| now - age);
-        let entries = self.store.topic_entries(slug, topic.limit, since).await?;
+        let mut entries = self.store.topic_entries(slug, topic.limit, since).await?;
+        for entry in &mut entries {
+            entry.content = self
+                .config
+                .source(&entry.source.name)
+                .and_then(|s| s.content);
+        }
         let version = self.version(slug);
         let newest_entry = entries.iter().map(|e| e.updated).max();
         // The feed's `updated` is the last change of its content; a topic never recorded

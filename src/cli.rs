@@ -13,7 +13,6 @@ use tracing_subscriber::EnvFilter;
 use crate::app::App;
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
-use crate::model::Document;
 use crate::pipeline::{Outcome, Pipeline, SourceReport};
 use crate::publish::Format;
 use crate::store::Store;
@@ -298,11 +297,6 @@ async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
     }
     let store = Store::open(&config.store.path).await?;
     let pipeline_topics = crate::pipeline::TopicSet::new(&config);
-    let tags: std::collections::HashMap<&str, &[String]> = config
-        .sources
-        .iter()
-        .map(|s| (s.name.as_str(), s.tags.as_slice()))
-        .collect();
     let mut counts = vec![0u64; config.topics.len()];
     let mut total = 0u64;
     let mut after = 0;
@@ -312,19 +306,11 @@ async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
         after = last.article_id;
         for doc in &page {
             total += 1;
-            let view = Document {
-                title: &doc.title,
-                summary: &doc.summary_text,
-                content: &doc.content_text,
-                authors: &doc.authors,
-                categories: &doc.categories,
-                source: &doc.source,
-                tags: tags.get(doc.source.as_str()).copied().unwrap_or(&[]),
-                lang: doc.lang.as_deref(),
-                url: doc.url.as_deref(),
-            };
-            for i in pipeline_topics.matcher().matching(&view) {
-                counts[i] += 1;
+            let view = doc.document(pipeline_topics.tags(&doc.source));
+            for (i, excluded) in pipeline_topics.memberships(&view) {
+                if !excluded {
+                    counts[i] += 1;
+                }
             }
         }
     }

@@ -118,6 +118,9 @@ pub struct StoryView {
     pub updated: DateTime<Utc>,
     pub source: SourceRef,
     pub also: Vec<AlsoReported>,
+    /// The representative source's own `content` setting, which overrides the topic's
+    /// (e.g. a publisher whose licence allows only excerpts).
+    pub content: Option<ContentMode>,
 }
 
 /// Everything needed to render one topic feed in any format. Rendering is pure: the same

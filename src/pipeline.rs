@@ -13,7 +13,7 @@ use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Request, Va
 use crate::model::{Article, Document};
 use crate::normalize;
 use crate::parse::{self, ParsedFeed};
-use crate::store::{FetchRecord, FetchResult, Incoming, Store, StoreError};
+use crate::store::{FetchRecord, FetchResult, Incoming, Membership, Store, StoreError};
 use crate::topics::Matcher;
 
 /// Articles of stored documents read per page during a backfill.
@@ -62,18 +62,37 @@ pub struct SourceReport {
 #[derive(Debug)]
 pub struct TopicSet {
     slugs: Vec<String>,
+    /// What decides membership (query and exclude), as text: a change triggers a backfill.
     queries: Vec<String>,
+    /// Compiled topic queries first (index = topic), then the `exclude` queries.
     matcher: Matcher,
+    /// For each topic, the matcher index of its `exclude` query.
+    exclude: Vec<Option<usize>>,
     tags: HashMap<String, Vec<String>>,
 }
 
 impl TopicSet {
     pub fn new(config: &Config) -> TopicSet {
-        let queries: Vec<_> = config.topics.iter().map(|t| t.query.clone()).collect();
+        let mut queries: Vec<_> = config.topics.iter().map(|t| t.query.clone()).collect();
+        let mut exclude = Vec::with_capacity(config.topics.len());
+        for topic in &config.topics {
+            exclude.push(topic.exclude.as_ref().map(|q| {
+                queries.push(q.clone());
+                queries.len() - 1
+            }));
+        }
         TopicSet {
             slugs: config.topics.iter().map(|t| t.slug.clone()).collect(),
-            queries: config.topics.iter().map(|t| t.query_text.clone()).collect(),
+            queries: config
+                .topics
+                .iter()
+                .map(|t| match &t.exclude_text {
+                    Some(x) => format!("{}\nEXCLUDE\n{x}", t.query_text),
+                    None => t.query_text.clone(),
+                })
+                .collect(),
             matcher: Matcher::new(&queries),
+            exclude,
             tags: config
                 .sources
                 .iter()
@@ -82,22 +101,35 @@ impl TopicSet {
         }
     }
 
-    fn tags(&self, source: &str) -> &[String] {
+    /// The tags of a source as configured (none for a source no longer in the config).
+    pub fn tags(&self, source: &str) -> &[String] {
         self.tags.get(source).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Slugs of the topics an article of `source` belongs to.
-    pub fn topics_for(&self, source: &str, article: &Article) -> Vec<String> {
-        let doc = article.document(source, self.tags(source));
-        self.matcher
-            .matching(&doc)
-            .into_iter()
-            .map(|i| self.slugs[i].clone())
+    /// In one matcher pass: every topic the document relates to, as (topic index, excluded).
+    /// An article matching a topic's `exclude` query is recorded as excluded, whether or not
+    /// it matches the query, since it keeps its whole story out of the topic.
+    pub fn memberships(&self, doc: &Document<'_>) -> Vec<(usize, bool)> {
+        let matched = self.matcher.matching(doc);
+        let hit = |i: usize| matched.binary_search(&i).is_ok();
+        (0..self.slugs.len())
+            .filter_map(|topic| {
+                let excluded = self.exclude[topic].is_some_and(hit);
+                (excluded || hit(topic)).then_some((topic, excluded))
+            })
             .collect()
     }
 
-    pub fn matcher(&self) -> &Matcher {
-        &self.matcher
+    /// The topics an article of `source` belongs to (or is excluded from).
+    pub fn topics_for(&self, source: &str, article: &Article) -> Vec<Membership> {
+        let doc = article.document(source, self.tags(source));
+        self.memberships(&doc)
+            .into_iter()
+            .map(|(i, excluded)| Membership {
+                topic: self.slugs[i].clone(),
+                excluded,
+            })
+            .collect()
     }
 
     pub fn slugs(&self) -> &[String] {
@@ -189,27 +221,17 @@ impl Pipeline {
             .iter()
             .filter_map(|slug| self.topics.slugs.iter().position(|s| s == slug))
             .collect();
-        let mut members: Vec<Vec<i64>> = vec![Vec::new(); indices.len()];
+        let mut members: Vec<Vec<(i64, bool)>> = vec![Vec::new(); indices.len()];
         let mut after = 0;
         loop {
             let page = self.store.documents(after, BACKFILL_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.article_id;
             for doc in &page {
-                let view = Document {
-                    title: &doc.title,
-                    summary: &doc.summary_text,
-                    content: &doc.content_text,
-                    authors: &doc.authors,
-                    categories: &doc.categories,
-                    source: &doc.source,
-                    tags: self.topics.tags(&doc.source),
-                    lang: doc.lang.as_deref(),
-                    url: doc.url.as_deref(),
-                };
-                for (slot, &index) in indices.iter().enumerate() {
-                    if self.topics.matcher.is_match(index, &view) {
-                        members[slot].push(doc.article_id);
+                let view = doc.document(self.topics.tags(&doc.source));
+                for (topic, excluded) in self.topics.memberships(&view) {
+                    if let Some(slot) = indices.iter().position(|&i| i == topic) {
+                        members[slot].push((doc.article_id, excluded));
                     }
                 }
             }
@@ -228,6 +250,28 @@ impl Pipeline {
             self.changed.notify_waiters();
         }
         Ok(stale)
+    }
+
+    /// Retention (`[store] retention`): drop articles first seen longer ago than that.
+    pub async fn expire(&self, now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let Some(retention) = self.config.store.retention else {
+            return Ok(());
+        };
+        let Ok(age) = chrono::Duration::from_std(retention) else {
+            return Ok(());
+        };
+        let stats = self.store.expire(now - age, now).await?;
+        if stats.articles > 0 {
+            tracing::info!(
+                articles = stats.articles,
+                stories = stats.stories,
+                "retention removed old articles"
+            );
+        }
+        if !stats.changed_topics.is_empty() {
+            self.changed.notify_waiters();
+        }
+        Ok(())
     }
 
     /// Refresh one source now: fetch, parse, store, record.

@@ -102,22 +102,46 @@ impl Scheduler {
             .collect()
     }
 
-    /// One scheduling step: refresh every source due at `now` (not already running), wait for
-    /// those refreshes, and return their reports in source-name order.
+    /// One scheduling step: refresh every source due at `now` that is not already running,
+    /// and return their reports. The due sources are fetched concurrently and ingested in one
+    /// deterministic order (see [`Pipeline::refresh_many`]).
     pub async fn tick(&self, now: DateTime<Utc>) -> Vec<SourceReport> {
-        let mut due: Vec<String> = self
-            .slots()
-            .iter()
-            .filter(|(_, s)| s.next_due <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        due.sort();
-        let runs = due.iter().map(|name| self.run_source(name, now));
-        futures_util::future::join_all(runs)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+        let mut due: Vec<(SourceConfig, Arc<tokio::sync::Mutex<()>>)> = {
+            let mut slots = self.slots();
+            slots
+                .values_mut()
+                .filter(|s| s.next_due <= now)
+                .map(|s| {
+                    s.next_due = s
+                        .schedule
+                        .next_after(now)
+                        .unwrap_or(now + chrono::Duration::days(1));
+                    (s.source.clone(), s.running.clone())
+                })
+                .collect()
+        };
+        due.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        // Hold every due source's lock for the whole step; skip those already in flight.
+        let mut guards = Vec::with_capacity(due.len());
+        let mut sources = Vec::with_capacity(due.len());
+        for (source, lock) in &due {
+            match lock.clone().try_lock_owned() {
+                Ok(guard) => {
+                    guards.push(guard);
+                    sources.push(source.clone());
+                }
+                Err(_) => {
+                    tracing::debug!(source = %source.name, "previous run still in flight; skipped")
+                }
+            }
+        }
+        let reports = self
+            .inner
+            .pipeline
+            .refresh_many(&sources, now, |_| {})
+            .await;
+        drop(guards);
+        reports
     }
 
     /// Refresh one source now, unless a run of it is already in flight (then `None`).

@@ -258,7 +258,10 @@ impl Prepared {
         let entries = feed
             .entries
             .iter()
-            .map(|story| prepare_entry(story, dates, &page, feed.content, &mut sanitizer))
+            .map(|story| {
+                let mode = story.content.unwrap_or(feed.content);
+                prepare_entry(story, dates, &page, mode, &mut sanitizer)
+            })
             .collect();
         Prepared {
             page_url: page,

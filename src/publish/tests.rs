@@ -581,6 +581,7 @@ fn write_realworld_samples() {
                 .or(e.updated)
                 .unwrap_or_else(|| at(2024, 1, 1, 0, 0));
             entries.push(StoryView {
+                content: None,
                 id: story_id(&format!("{}|{}", cols[0], e.id)),
                 title: e.title.as_ref().map(&text_of).unwrap_or_default(),
                 link: e.links.first().map(|l| l.href.clone()),

@@ -97,11 +97,28 @@ pub struct SourceStatus {
     pub articles: u64,
 }
 
-/// One article to ingest, with the topics it matches.
+/// An article's relation to one topic: it matches the topic's query, or its `exclude` query
+/// (then `excluded`, and its whole story is left out of the topic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub topic: String,
+    pub excluded: bool,
+}
+
+/// One article to ingest, with its topic memberships.
 #[derive(Debug, Clone)]
 pub struct Incoming {
     pub article: Article,
-    pub topics: Vec<String>,
+    pub topics: Vec<Membership>,
+}
+
+/// What a retention pass removed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExpireStats {
+    pub articles: usize,
+    pub stories: usize,
+    /// Topics whose content changed, sorted.
+    pub changed_topics: Vec<String>,
 }
 
 /// What an ingest changed.
@@ -112,6 +129,8 @@ pub struct IngestStats {
     pub unchanged: usize,
     /// New articles that joined another source's story (layer-2 dedup).
     pub merged: usize,
+    /// Articles whose key was removed by retention: not stored again.
+    pub expired: usize,
     /// Topics whose content changed, sorted.
     pub changed_topics: Vec<String>,
 }
@@ -130,6 +149,23 @@ pub struct StoredDoc {
     pub url: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub first_seen: DateTime<Utc>,
+}
+
+impl StoredDoc {
+    /// The view of this article that topic queries match against.
+    pub fn document<'a>(&'a self, tags: &'a [String]) -> crate::model::Document<'a> {
+        crate::model::Document {
+            title: &self.title,
+            summary: &self.summary_text,
+            content: &self.content_text,
+            authors: &self.authors,
+            categories: &self.categories,
+            source: &self.source,
+            tags,
+            lang: self.lang.as_deref(),
+            url: self.url.as_deref(),
+        }
+    }
 }
 
 /// A topic's change counter as stored.

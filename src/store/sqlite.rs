@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    FetchRecord, FetchResult, Incoming, IngestStats, SourceStatus, StoreError, StoredDoc,
-    TopicVersion,
+    ExpireStats, FetchRecord, FetchResult, Incoming, IngestStats, Membership, SourceStatus,
+    StoreError, StoredDoc, TopicVersion,
 };
 use crate::dedup;
 use crate::model::{AlsoReported, Article, SourceRef, StoryView, story_id};
@@ -320,8 +320,21 @@ impl Store {
                     .map_err(q("touch story"))?;
                 changed.extend(story_topics(&mut tx, story).await?);
                 set_membership(&mut tx, article_id, &item.topics).await?;
-                changed.extend(item.topics.iter().cloned());
+                changed.extend(item.topics.iter().map(|m| m.topic.clone()));
                 stats.updated += 1;
+                continue;
+            }
+            // A key that retention removed stays removed.
+            let tombstoned: bool = sqlx::query_scalar(
+                "SELECT COUNT(*) > 0 FROM tombstones WHERE source_id = ?1 AND entry_key = ?2",
+            )
+            .bind(source_id)
+            .bind(&a.entry_key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(q("read tombstone"))?;
+            if tombstoned {
+                stats.expired += 1;
                 continue;
             }
             // A new article: join another source's story with the same canonical URL, or found one.
@@ -340,9 +353,13 @@ impl Store {
             let updated = a.updated.unwrap_or(published).max(published);
             let story = match joined {
                 Some(story) => {
-                    sqlx::query("UPDATE stories SET updated = MAX(updated, ?2) WHERE id = ?1")
-                        .bind(story)
-                        .bind(now_ms)
+                    // The story was first published when its earliest article was.
+                    sqlx::query(
+                        "UPDATE stories SET updated = MAX(updated, ?2), published = MIN(published, ?3) WHERE id = ?1",
+                    )
+                    .bind(story)
+                    .bind(now_ms)
+                    .bind(ms(published))
                         .execute(&mut *tx)
                         .await
                         .map_err(q("touch story"))?;
@@ -380,7 +397,7 @@ impl Store {
             .await
             .map_err(q("insert article"))?;
             set_membership(&mut tx, article_id, &item.topics).await?;
-            changed.extend(item.topics.iter().cloned());
+            changed.extend(item.topics.iter().map(|m| m.topic.clone()));
             stats.new += 1;
         }
         bump_topics(&mut tx, &changed, now_ms).await?;
@@ -446,25 +463,26 @@ impl Store {
         &self,
         slug: &str,
         query: &str,
-        article_ids: &[i64],
+        members: &[(i64, bool)],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await.map_err(q("begin backfill"))?;
-        let old: BTreeSet<i64> =
-            sqlx::query_scalar("SELECT article_id FROM topic_articles WHERE topic = ?1")
-                .bind(slug)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(q("read members"))?
-                .into_iter()
-                .collect();
-        let new: BTreeSet<i64> = article_ids.iter().copied().collect();
+        let old: BTreeSet<(i64, bool)> = sqlx::query_as::<_, (i64, bool)>(
+            "SELECT article_id, excluded FROM topic_articles WHERE topic = ?1",
+        )
+        .bind(slug)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("read members"))?
+        .into_iter()
+        .collect();
+        let new: BTreeSet<(i64, bool)> = members.iter().copied().collect();
         let existed: bool = sqlx::query_scalar("SELECT COUNT(*) > 0 FROM topics WHERE slug = ?1")
             .bind(slug)
             .fetch_one(&mut *tx)
             .await
             .map_err(q("read topic"))?;
-        for gone in old.difference(&new) {
+        for (gone, _) in old.difference(&new) {
             sqlx::query("DELETE FROM topic_articles WHERE topic = ?1 AND article_id = ?2")
                 .bind(slug)
                 .bind(gone)
@@ -472,10 +490,13 @@ impl Store {
                 .await
                 .map_err(q("delete member"))?;
         }
-        for added in new.difference(&old) {
-            sqlx::query("INSERT INTO topic_articles (topic, article_id) VALUES (?1, ?2)")
-                .bind(slug)
-                .bind(added)
+        for (added, excluded) in new.difference(&old) {
+            sqlx::query(
+                "INSERT OR REPLACE INTO topic_articles (topic, article_id, excluded) VALUES (?1, ?2, ?3)",
+            )
+            .bind(slug)
+            .bind(added)
+            .bind(excluded)
                 .execute(&mut *tx)
                 .await
                 .map_err(q("insert member"))?;
@@ -523,7 +544,11 @@ impl Store {
     pub async fn topic_story_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
         let rows = sqlx::query_as::<_, (String, i64)>(
             "SELECT ta.topic, COUNT(DISTINCT a.story_id) FROM topic_articles ta
-             JOIN articles a ON a.id = ta.article_id GROUP BY ta.topic",
+             JOIN articles a ON a.id = ta.article_id
+             WHERE ta.excluded = 0 AND a.story_id NOT IN (
+               SELECT x.story_id FROM topic_articles tx JOIN articles x ON x.id = tx.article_id
+               WHERE tx.topic = ta.topic AND tx.excluded = 1)
+             GROUP BY ta.topic",
         )
         .fetch_all(&self.pool)
         .await
@@ -535,7 +560,8 @@ impl Store {
     }
 
     /// The newest `limit` stories of a topic (first seen at or after `since`, if given), each
-    /// shown through its founding article, with the other outlets that reported it.
+    /// shown through its earliest-published article (whatever order the sources were fetched
+    /// in), with the other outlets that reported it.
     pub async fn topic_entries(
         &self,
         slug: &str,
@@ -544,7 +570,10 @@ impl Store {
     ) -> Result<Vec<StoryView>, StoreError> {
         let stories = sqlx::query_as::<_, (i64, String, i64, i64)>(
             "SELECT s.id, s.uuid, s.published, s.updated FROM stories s
-             WHERE s.id IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id WHERE ta.topic = ?1)
+             WHERE s.id IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
+                            WHERE ta.topic = ?1 AND ta.excluded = 0)
+               AND s.id NOT IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
+                                WHERE ta.topic = ?1 AND ta.excluded = 1)
                AND s.first_seen >= ?2
              ORDER BY s.published DESC, s.id DESC LIMIT ?3",
         )
@@ -559,7 +588,7 @@ impl Store {
             let rows = sqlx::query(
                 "SELECT s.name, s.url, s.site_url, a.title, a.url, a.summary_html, a.content_html, a.authors, a.categories
                  FROM articles a JOIN sources s ON s.id = a.source_id
-                 WHERE a.story_id = ?1 ORDER BY a.first_seen, a.id",
+                 WHERE a.story_id = ?1 ORDER BY COALESCE(a.published, a.first_seen), a.first_seen, a.id",
             )
             .bind(story)
             .fetch_all(&self.pool)
@@ -581,6 +610,7 @@ impl Store {
                 });
             }
             views.push(StoryView {
+                content: None,
                 id,
                 title: first.get(3),
                 link: first.get(4),
@@ -599,6 +629,57 @@ impl Store {
             });
         }
         Ok(views)
+    }
+
+    /// Retention: remove every article first seen before `cutoff`, and stories left without
+    /// articles. Their keys stay as tombstones, so a feed that still lists them does not bring
+    /// them back; topics that lost entries get a new version.
+    pub async fn expire(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ExpireStats, StoreError> {
+        let mut tx = self.begin_write().await.map_err(q("begin expire"))?;
+        let cutoff = ms(cutoff);
+        let changed: BTreeSet<String> = sqlx::query_scalar(
+            "SELECT DISTINCT ta.topic FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
+             WHERE a.first_seen < ?1",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q("read expiring topics"))?
+        .into_iter()
+        .collect();
+        sqlx::query(
+            "INSERT OR IGNORE INTO tombstones (source_id, entry_key, expired_at)
+             SELECT source_id, entry_key, ?2 FROM articles WHERE first_seen < ?1",
+        )
+        .bind(cutoff)
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(q("write tombstones"))?;
+        let articles = sqlx::query("DELETE FROM articles WHERE first_seen < ?1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("delete articles"))?
+            .rows_affected();
+        let stories = sqlx::query(
+            "DELETE FROM stories WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.story_id = stories.id)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(q("delete stories"))?
+        .rows_affected();
+        bump_topics(&mut tx, &changed, ms(now)).await?;
+        tx.commit().await.map_err(q("commit expire"))?;
+        Ok(ExpireStats {
+            articles: usize::try_from(articles).unwrap_or(usize::MAX),
+            stories: usize::try_from(stories).unwrap_or(usize::MAX),
+            changed_topics: changed.into_iter().collect(),
+        })
     }
 
     /// Every source's stored state, in name order.
@@ -713,17 +794,20 @@ async fn story_topics(
 async fn set_membership(
     tx: &mut Transaction<'_, Sqlite>,
     article: i64,
-    topics: &[String],
+    topics: &[Membership],
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM topic_articles WHERE article_id = ?1")
         .bind(article)
         .execute(&mut **tx)
         .await
         .map_err(q("clear membership"))?;
-    for topic in topics {
-        sqlx::query("INSERT OR IGNORE INTO topic_articles (topic, article_id) VALUES (?1, ?2)")
-            .bind(topic)
-            .bind(article)
+    for m in topics {
+        sqlx::query(
+            "INSERT OR IGNORE INTO topic_articles (topic, article_id, excluded) VALUES (?1, ?2, ?3)",
+        )
+        .bind(&m.topic)
+        .bind(article)
+        .bind(m.excluded)
             .execute(&mut **tx)
             .await
             .map_err(q("insert membership"))?;
@@ -774,7 +858,10 @@ mod tests {
     fn incoming(a: Article) -> Incoming {
         Incoming {
             article: a,
-            topics: vec!["t".to_owned()],
+            topics: vec![Membership {
+                topic: "t".to_owned(),
+                excluded: false,
+            }],
         }
     }
 

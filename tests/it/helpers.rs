@@ -160,12 +160,28 @@ impl TestApp {
     /// Build and start the app from feeds.toml text (its `[server]` and `[store]` tables are
     /// added here).
     pub async fn spawn(body: &str) -> TestApp {
+        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), "").await
+    }
+
+    /// Like `spawn`, with extra lines for the `[store]` table.
+    pub async fn spawn_with_store_extra(body: &str, store_extra: &str) -> TestApp {
+        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), store_extra).await
+    }
+
+    /// Stop this app and start another on the same store with a new feeds.toml body (as a
+    /// user editing the file and restarting would).
+    pub async fn restart(mut self, body: &str) -> TestApp {
+        self.shutdown_and_wait().await;
+        let store_dir = std::mem::replace(&mut self.store_dir, tempfile::tempdir().unwrap());
+        TestApp::spawn_on(body, store_dir, "").await
+    }
+
+    async fn spawn_on(body: &str, store_dir: tempfile::TempDir, store_extra: &str) -> TestApp {
         let port = free_port();
-        let store_dir = tempfile::tempdir().unwrap();
         let config_dir = tempfile::tempdir().unwrap();
         let config_path = config_dir.path().join("feeds.toml");
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n\n[store]\npath = {:?}\n\n{body}",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n\n[store]\npath = {:?}\n{store_extra}\n{body}",
             store_dir.path().display().to_string()
         );
         std::fs::write(&config_path, &text).unwrap();
@@ -224,6 +240,10 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
+        self.shutdown_and_wait().await;
+    }
+
+    async fn shutdown_and_wait(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -6,3 +6,4 @@ mod helpers;
 mod config_errors;
 mod daemon;
 mod readers;
+mod topics;

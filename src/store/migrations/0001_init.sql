@@ -82,10 +82,22 @@ CREATE TABLE topics (
     changed_at INTEGER NOT NULL
 );
 
--- Which articles match which topic (a story is in a topic when any of its articles is).
+-- Which articles match which topic. `excluded = 1` marks an article matching the topic's
+-- `exclude` query. A story is in a topic when one of its articles matches and none is
+-- excluded.
 CREATE TABLE topic_articles (
     topic      TEXT NOT NULL,
     article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    excluded   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX topic_articles_by_article ON topic_articles(article_id);
+
+-- Keys of articles removed by retention, so a feed that still lists them does not bring
+-- them back as new entries.
+CREATE TABLE tombstones (
+    source_id  INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    entry_key  TEXT NOT NULL,
+    expired_at INTEGER NOT NULL,
+    PRIMARY KEY (source_id, entry_key)
+) WITHOUT ROWID;
