@@ -75,6 +75,9 @@ impl App {
     /// Open the store, bring topics up to date (backfill changed queries) and bind the
     /// listener. Nothing is fetched yet.
     pub async fn build(config: Config) -> Result<App, AppError> {
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         let config = Arc::new(config);
         let store = Store::open(&config.store.path).await?;
         let now = Utc::now();

@@ -291,6 +291,9 @@ async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
         config.sources.len(),
         config.topics.len()
     );
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
     let db = config.store.path.join(crate::store::DB_FILE);
     if !db.exists() {
         return Ok(ExitCode::SUCCESS);

@@ -278,6 +278,24 @@ impl Config {
     }
 
     /// The source with this exact name.
+    /// Settings this version accepts but does not act on yet, as messages for the log and
+    /// `feedmill check`: they must not silently do nothing.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let path = self.path.display();
+        if self.server.trust_proxy {
+            out.push(format!(
+                "{path}: `trust_proxy` in [server] is not supported yet: self links always use base_url"
+            ));
+        }
+        if self.server.admin_token.is_some() {
+            out.push(format!(
+                "{path}: `admin_token` in [server] has nothing to protect yet (/sources and /metrics are not served by this version)"
+            ));
+        }
+        out
+    }
+
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }
@@ -518,7 +536,14 @@ impl Validator<'_> {
         if let Some(u) = raw.url {
             match url::Url::parse(u.get_ref()) {
                 Ok(parsed) if matches!(parsed.scheme(), "postgres" | "postgresql") => {
-                    store.url = Some(u.into_inner());
+                    // Refused rather than ignored: a user who names a database expects the data
+                    // to be there, not in a local SQLite file.
+                    self.problem(
+                        u.span(),
+                        "`url` in [store]: PostgreSQL stores are not supported by this version \
+                         yet; remove `url` to use the embedded SQLite store in `path`"
+                            .to_string(),
+                    );
                 }
                 Ok(_) => self.problem(
                     u.span(),
@@ -1306,7 +1331,6 @@ admin_token = \"s3cret\"
 
 [store]
 path = \"/var/lib/feedmill\"
-url = \"postgres://feedmill@db/feedmill\"
 
 [fetch]
 max_body = 2048
@@ -1339,10 +1363,6 @@ content = \"full\"
         assert!(config.server.trust_proxy);
         assert_eq!(config.server.admin_token.as_deref(), Some("s3cret"));
         assert_eq!(config.store.path, PathBuf::from("/var/lib/feedmill"));
-        assert_eq!(
-            config.store.url.as_deref(),
-            Some("postgres://feedmill@db/feedmill")
-        );
         assert_eq!(config.fetch.max_body, 2048);
         assert!(config.fetch.allow_private);
         assert_eq!(
