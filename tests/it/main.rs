@@ -5,4 +5,5 @@ mod helpers;
 
 mod config_errors;
 mod daemon;
+mod fetch_guard;
 mod readers;
