@@ -12,7 +12,7 @@
 //! - [`config`]: `feeds.toml` read (raw serde mirror) then validated and compiled.
 //! - [`schedule`]: which source is due; one cron job per source; `tick(now)` for tests.
 //! - [`pipeline`]: the only module that knows the order of the stages.
-//! - [`fetch`]: conditional HTTP GET with limits.
+//! - [`fetch`]: conditional HTTP GET with limits, per-host politeness and the SSRF guard.
 //! - [`parse`], [`normalize`], [`dedup`], [`topics`], [`publish`]: pure, no I/O, no clock.
 //! - [`store`]: SQLite (WAL): sources, articles, stories, topic membership and versions.
 //! - [`catalog`]: topic feeds as served: read from the store, rendered once per change.

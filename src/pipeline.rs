@@ -169,6 +169,9 @@ impl Pipeline {
             timeout: config.fetch.timeout,
             max_body: config.fetch.max_body,
             user_agent: config.fetch.user_agent.clone(),
+            per_host: config.fetch.per_host,
+            host_spacing: config.fetch.host_spacing,
+            ca_file: config.fetch.ca_file.clone(),
         })?;
         Ok(Pipeline {
             store,
@@ -359,6 +362,7 @@ impl Pipeline {
             validators,
             user_agent: source.user_agent.clone(),
             headers: source.headers.clone(),
+            allow_private: self.config.allow_private_of(source),
         };
         let fetched = match self.fetcher.fetch(&request).await {
             Ok(FetchOutcome::NotModified) => return Ok(None),

@@ -253,15 +253,27 @@ impl TestApp {
     }
 }
 
-/// A feeds.toml body with the test topics and the given sources (name, url).
+/// A feeds.toml body with the test topics and the given sources (name, url). The origin is on
+/// 127.0.0.1, so `allow_private = true` lets the SSRF guard through.
 pub fn config_with_sources(sources: &[(&str, String)]) -> String {
-    let mut text =
-        String::from("[fetch]\nschedule = \"15m\"\ntimeout = \"5s\"\nhost_spacing = \"0s\"\n\n");
-    for (name, url) in sources {
-        text.push_str(&format!(
-            "[[source]]\nname = {name:?}\nurl = {url:?}\ntags = [\"test\"]\n\n"
-        ));
-    }
+    let tables: String = sources
+        .iter()
+        .map(|(name, url)| source_table(name, url, ""))
+        .collect();
+    config_with_fetch("allow_private = true\n", &tables)
+}
+
+/// One `[[source]]` table; `extra` is more `key = value` lines.
+pub fn source_table(name: &str, url: &str, extra: &str) -> String {
+    format!("[[source]]\nname = {name:?}\nurl = {url:?}\ntags = [\"test\"]\n{extra}\n")
+}
+
+/// A feeds.toml body: the test `[fetch]` table plus `fetch_extra` lines, the source tables,
+/// and the test topics.
+pub fn config_with_fetch(fetch_extra: &str, source_tables: &str) -> String {
+    let mut text = format!(
+        "[fetch]\nschedule = \"15m\"\ntimeout = \"5s\"\nhost_spacing = \"0s\"\n{fetch_extra}\n{source_tables}"
+    );
     text.push_str(
         r#"[[topic]]
 slug = "central-asia-security"

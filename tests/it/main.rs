@@ -5,5 +5,6 @@ mod helpers;
 
 mod config_errors;
 mod daemon;
+mod fetch_guard;
 mod readers;
 mod topics;

@@ -1,0 +1,663 @@
+//! Conditional HTTP GET of a feed, with limits, politeness per host ([`hosts`]) and the SSRF
+//! guard ([`guard`]). No parsing, no storing: the outcome goes back to `pipeline`, which
+//! records it on the source.
+
+pub mod guard;
+pub mod hosts;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use guard::{GuardedResolver, RedirectError, Refusal};
+use hosts::HostGate;
+
+/// Redirects followed before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// What the fetcher needs of the configuration.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub timeout: Duration,
+    pub max_body: u64,
+    pub user_agent: String,
+    /// Requests in flight per host (≥ 1).
+    pub per_host: usize,
+    /// Minimum gap between the starts of two requests to one host.
+    pub host_spacing: Duration,
+    /// PEM file of extra trusted roots, added to the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Validators from the previous successful fetch, sent back for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// Per-request options of one source.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub url: String,
+    pub validators: Validators,
+    pub user_agent: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Let this request reach loopback, private and link-local addresses (the SSRF guard is
+    /// on when this is false, the default).
+    pub allow_private: bool,
+}
+
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// 304: the feed has not changed since the validators were issued.
+    NotModified,
+    Fetched(FetchedFeed),
+}
+
+#[derive(Debug)]
+pub struct FetchedFeed {
+    pub status: u16,
+    /// Where the body came from after redirects.
+    pub final_url: String,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("failed to build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("cannot read ca_file {}: {source}", path.display())]
+    CaFileRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid ca_file {}: {reason}", path.display())]
+    CaFileInvalid { path: PathBuf, reason: String },
+    #[error("invalid URL {url}: {reason}")]
+    Url { url: String, reason: String },
+    #[error(
+        "refusing to fetch {url}: {refusal}; set allow_private = true for this source to allow it"
+    )]
+    Private { url: String, refusal: Refusal },
+    #[error(
+        "refusing to fetch {url}: it redirects to {target}, and {refusal}; set allow_private = true for this source to allow it"
+    )]
+    PrivateRedirect {
+        url: String,
+        target: String,
+        refusal: Refusal,
+    },
+    #[error("invalid header {name:?} for {url}")]
+    Header { url: String, name: String },
+    #[error("request to {url} failed: {reason}")]
+    Request { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        url: String,
+        status: u16,
+        retry_after: Option<String>,
+    },
+    #[error("{url} sent more than the {limit}-byte limit (max_body)")]
+    TooLarge { url: String, limit: u64 },
+    #[error("reading the body of {url} failed: {reason}")]
+    Body { url: String, reason: String },
+}
+
+impl FetchError {
+    /// The HTTP status of the failure, if the server answered at all.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP clients every source shares: connection pools are shared, and so are the per-host
+/// limits. Two clients because `allow_private` can differ per source: the guarded one checks
+/// every resolved address and redirect hop, the open one does not.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    guarded: reqwest::Client,
+    open: reqwest::Client,
+    hosts: Arc<HostGate>,
+    settings: FetchSettings,
+}
+
+/// Install ring as rustls' process-wide crypto provider (reqwest is built without one). Safe
+/// to call more than once: later calls find it installed.
+pub fn install_crypto_provider() {
+    // An Err means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Fetcher {
+    /// Reads `ca_file` (a startup error if it is missing or holds no valid certificate) and
+    /// builds both clients.
+    pub fn build(settings: FetchSettings) -> Result<Fetcher, FetchError> {
+        Fetcher::build_with_overrides(settings, &[])
+    }
+
+    /// `dns_overrides` pin names to addresses past the guard's resolver: for tests only, to
+    /// play a public host on 127.0.0.1.
+    fn build_with_overrides(
+        settings: FetchSettings,
+        dns_overrides: &[(&str, std::net::SocketAddr)],
+    ) -> Result<Fetcher, FetchError> {
+        install_crypto_provider();
+        let roots = match &settings.ca_file {
+            Some(path) => load_roots(path)?,
+            None => Vec::new(),
+        };
+        let client = |guarded: bool| {
+            let mut builder = reqwest::Client::builder()
+                .timeout(settings.timeout)
+                .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+                .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                    // `previous` starts with the original URL, which is not a redirect.
+                    let hops = attempt.previous().len().saturating_sub(1);
+                    match guard::redirect_step(attempt.url(), hops, MAX_REDIRECTS, guarded) {
+                        Ok(()) => attempt.follow(),
+                        Err(e) => attempt.error(e),
+                    }
+                }))
+                .user_agent(settings.user_agent.clone())
+                .tls_certs_merge(roots.iter().cloned());
+            if guarded {
+                builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            }
+            for (name, addr) in dns_overrides {
+                builder = builder.resolve(name, *addr);
+            }
+            builder.build().map_err(FetchError::Client)
+        };
+        Ok(Fetcher {
+            guarded: client(true)?,
+            open: client(false)?,
+            hosts: Arc::new(HostGate::new(settings.per_host, settings.host_spacing)),
+            settings,
+        })
+    }
+
+    /// GET `req.url` with the validators; stream the body up to `max_body` bytes. Waits for
+    /// the host's turn first (`per_host`, `host_spacing`); refuses non-public targets unless
+    /// `req.allow_private`.
+    pub async fn fetch(&self, req: &Request) -> Result<FetchOutcome, FetchError> {
+        let url = req.url.as_str();
+        let parsed = url::Url::parse(url).map_err(|e| FetchError::Url {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if !req.allow_private {
+            guard::check_url(&parsed).map_err(|refusal| FetchError::Private {
+                url: url.to_owned(),
+                refusal,
+            })?;
+        }
+        let client = if req.allow_private {
+            &self.open
+        } else {
+            &self.guarded
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
+            ),
+        );
+        if let Some(etag) = req
+            .validators
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = req
+            .validators
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, lm);
+        }
+        if let Some(ua) = &req.user_agent {
+            let value = HeaderValue::from_str(ua).map_err(|_| FetchError::Header {
+                url: url.to_owned(),
+                name: "user-agent".into(),
+            })?;
+            headers.insert(header::USER_AGENT, value);
+        }
+        for (name, value) in &req.headers {
+            let bad = || FetchError::Header {
+                url: url.to_owned(),
+                name: name.clone(),
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            let value = HeaderValue::from_str(value).map_err(|_| bad())?;
+            headers.insert(name, value);
+        }
+        // Held until the body is read: a request is in flight until then.
+        let _pass = self
+            .hosts
+            .enter(parsed.host_str().unwrap_or_default())
+            .await;
+        let response = client
+            .get(parsed)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| send_error(url, &e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = header_str(response.headers(), header::RETRY_AFTER);
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        let limit = self.settings.max_body;
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            });
+        }
+        let final_url = response.url().to_string();
+        let content_type = header_str(response.headers(), header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header_str(response.headers(), header::ETAG),
+            last_modified: header_str(response.headers(), header::LAST_MODIFIED),
+        };
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| FetchError::Body {
+                url: url.to_owned(),
+                reason: error_chain(&e),
+            })?;
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(FetchError::TooLarge {
+                    url: url.to_owned(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched(FetchedFeed {
+            status: status.as_u16(),
+            final_url,
+            content_type,
+            validators,
+            body,
+        }))
+    }
+}
+
+/// Read a PEM bundle of root certificates. Every certificate is parsed here, so a bad file is
+/// reported by name at startup rather than as a vague client-build failure.
+fn load_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, FetchError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let invalid = |reason: String| FetchError::CaFileInvalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|source| FetchError::CaFileRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("not a PEM certificate bundle ({e})")))?;
+    if ders.is_empty() {
+        return Err(invalid(
+            "no certificate in it (expected -----BEGIN CERTIFICATE----- blocks)".into(),
+        ));
+    }
+    // Parse each one as a trust anchor, as the verifier will.
+    let mut store = rustls::RootCertStore::empty();
+    ders.iter()
+        .enumerate()
+        .map(|(i, der)| {
+            store.add(der.clone()).map_err(|e| {
+                invalid(format!(
+                    "certificate {} is not a valid X.509 certificate ({e})",
+                    i + 1
+                ))
+            })?;
+            reqwest::Certificate::from_der(der)
+                .map_err(|e| invalid(format!("certificate {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// Name what a failed send was refused for, when the guard refused it: its resolver and its
+/// redirect policy can only fail the request, so their errors come back inside reqwest's.
+fn send_error(url: &str, err: &reqwest::Error) -> FetchError {
+    if let Some(refused) = find_cause::<RedirectError>(err) {
+        if let RedirectError::Refused { target, refusal } = refused {
+            return FetchError::PrivateRedirect {
+                url: url.to_owned(),
+                target: target.clone(),
+                refusal: refusal.clone(),
+            };
+        }
+    } else if let Some(refusal) = find_cause::<Refusal>(err) {
+        // From the resolver, for the URL's host or a redirect hop's (reqwest does not say
+        // which hop; the refusal names the host, which tells them apart).
+        return FetchError::Private {
+            url: url.to_owned(),
+            refusal: refusal.clone(),
+        };
+    }
+    FetchError::Request {
+        url: url.to_owned(),
+        reason: error_chain(err),
+    }
+}
+
+fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// reqwest's top-level message is vague ("error sending request"); the causes say what failed.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use axum::http::{StatusCode, header::LOCATION};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    const FEED: &str = "<rss version=\"2.0\"><channel><title>t</title></channel></rss>";
+
+    fn settings() -> FetchSettings {
+        FetchSettings {
+            timeout: Duration::from_secs(5),
+            max_body: 1 << 20,
+            user_agent: "feedmill-test".into(),
+            per_host: 2,
+            host_spacing: Duration::ZERO,
+            ca_file: None,
+        }
+    }
+
+    /// A server on 127.0.0.1:0 with a feed at `/feed`, redirects to `/feed` on the host named
+    /// by `/to/{host}`, and the instants at which requests arrived.
+    async fn origin() -> (SocketAddr, Arc<Mutex<Vec<std::time::Instant>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+        let log = arrivals.clone();
+        let app = axum::Router::new()
+            .route("/feed", get(|| async { FEED }))
+            .route(
+                "/to/{host}",
+                get(
+                    move |axum::extract::Path(host): axum::extract::Path<String>| async move {
+                        let target = format!("http://{host}:{}/feed", addr.port());
+                        (StatusCode::FOUND, [(LOCATION, target)]).into_response()
+                    },
+                ),
+            )
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let log = log.clone();
+                    async move {
+                        log.lock().unwrap().push(std::time::Instant::now());
+                        next.run(req).await
+                    }
+                },
+            ));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (addr, arrivals)
+    }
+
+    fn request(url: String, allow_private: bool) -> Request {
+        Request {
+            url,
+            allow_private,
+            ..Request::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn fetch_refuses_with_clear_message_when_host_is_loopback_literal() {
+        let (addr, arrivals) = origin().await;
+        let fetcher = Fetcher::build(settings()).unwrap();
+        let url = format!("http://{addr}/feed");
+        let err = fetcher
+            .fetch(&request(url.clone(), false))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "refusing to fetch {url}: 127.0.0.1 is a loopback address; set allow_private = true for this source to allow it"
+            )
+        );
+        assert!(arrivals.lock().unwrap().is_empty(), "it connected anyway");
+        // The same fetcher lets a source with allow_private through.
+        let ok = fetcher.fetch(&request(url, true)).await.unwrap();
+        assert!(matches!(ok, FetchOutcome::Fetched(f) if f.body == FEED.as_bytes()));
+    }
+
+    #[tokio::test]
+    async fn fetch_refuses_when_dns_name_resolves_to_loopback() {
+        let (addr, arrivals) = origin().await;
+        let fetcher = Fetcher::build(settings()).unwrap();
+        let url = format!("http://localhost:{}/feed", addr.port());
+        let err = fetcher
+            .fetch(&request(url.clone(), false))
+            .await
+            .unwrap_err();
+        let FetchError::Private {
+            url: named,
+            refusal,
+        } = &err
+        else {
+            panic!("not refused by the guard: {err}");
+        };
+        assert_eq!(named, &url);
+        assert_eq!(refusal.kind, guard::AddressKind::Loopback);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("refusing to fetch {url}: localhost resolves to ")),
+            "{err}"
+        );
+        assert!(arrivals.lock().unwrap().is_empty(), "it connected anyway");
+    }
+
+    /// "feeds.example" plays a public host: pinned to 127.0.0.1 past the guard's resolver, the
+    /// way a real name would reach a public address. What it redirects to is checked.
+    #[tokio::test]
+    async fn fetch_refuses_when_public_host_redirects_to_private_address() {
+        let (addr, _) = origin().await;
+        let public = ("feeds.example", SocketAddr::from(([127, 0, 0, 1], 0)));
+        let fetcher = Fetcher::build_with_overrides(settings(), &[public]).unwrap();
+        let port = addr.port();
+
+        let direct = format!("http://feeds.example:{port}/feed");
+        let fetched = fetcher.fetch(&request(direct, false)).await;
+        assert!(
+            matches!(fetched, Ok(FetchOutcome::Fetched(_))),
+            "{fetched:?}"
+        );
+
+        // To a literal address: stopped by the redirect policy.
+        let url = format!("http://feeds.example:{port}/to/127.0.0.1");
+        let err = fetcher
+            .fetch(&request(url.clone(), false))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "refusing to fetch {url}: it redirects to http://127.0.0.1:{port}/feed, and 127.0.0.1 is a loopback address; set allow_private = true for this source to allow it"
+            )
+        );
+        // To a name resolving to one: stopped by the resolver, which names the host.
+        let url = format!("http://feeds.example:{port}/to/localhost");
+        let err = fetcher
+            .fetch(&request(url.clone(), false))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("refusing to fetch {url}: localhost resolves to ")),
+            "{err}"
+        );
+        // With allow_private both redirects are followed.
+        for to in ["127.0.0.1", "localhost"] {
+            let url = format!("http://feeds.example:{port}/to/{to}");
+            let fetched = fetcher.fetch(&request(url, true)).await;
+            assert!(
+                matches!(fetched, Ok(FetchOutcome::Fetched(_))),
+                "{to}: {fetched:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn fetch_spaces_requests_when_host_is_the_same() {
+        let (addr, arrivals) = origin().await;
+        let spacing = Duration::from_millis(150);
+        let fetcher = Fetcher::build(FetchSettings {
+            host_spacing: spacing,
+            ..settings()
+        })
+        .unwrap();
+        let url = format!("http://{addr}/feed");
+        let req = request(url, true);
+        let results = futures_util::future::join_all((0..3).map(|_| fetcher.fetch(&req))).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let mut at = arrivals.lock().unwrap().clone();
+        at.sort();
+        assert_eq!(at.len(), 3);
+        for pair in at.windows(2) {
+            assert!(pair[1] - pair[0] >= spacing, "{:?}", pair[1] - pair[0]);
+        }
+    }
+
+    #[test]
+    fn build_fails_naming_file_when_ca_file_is_bad_pem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("extra-roots.pem");
+        let body = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+        std::fs::write(&path, body).unwrap();
+        let err = Fetcher::build(FetchSettings {
+            ca_file: Some(path.clone()),
+            ..settings()
+        })
+        .unwrap_err();
+        assert!(matches!(&err, FetchError::CaFileInvalid { path: p, .. } if *p == path));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("invalid ca_file {}: ", path.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn build_fails_naming_file_when_ca_file_has_no_valid_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("empty.pem", String::new(), "no certificate in it"),
+            (
+                "key-only.pem",
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".into(),
+                "no certificate in it",
+            ),
+            (
+                // Well-formed PEM around bytes that are not a certificate.
+                "garbage.pem",
+                "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcI\n-----END CERTIFICATE-----\n".into(),
+                "certificate 1 is not a valid X.509 certificate",
+            ),
+        ];
+        for (name, body, why) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body).unwrap();
+            let err = Fetcher::build(FetchSettings {
+                ca_file: Some(path.clone()),
+                ..settings()
+            })
+            .unwrap_err()
+            .to_string();
+            let want = format!("invalid ca_file {}: {why}", path.display());
+            assert!(err.starts_with(&want), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn build_fails_naming_file_when_ca_file_is_missing() {
+        let path = PathBuf::from("/nonexistent/feedmill/extra-roots.pem");
+        let err = Fetcher::build(FetchSettings {
+            ca_file: Some(path),
+            ..settings()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("cannot read ca_file /nonexistent/feedmill/extra-roots.pem: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn build_trusts_ca_file_when_it_holds_a_root_certificate() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-ca.pem");
+        let roots = load_roots(&path).unwrap();
+        assert_eq!(roots.len(), 1);
+        Fetcher::build(FetchSettings {
+            ca_file: Some(path),
+            ..settings()
+        })
+        .unwrap();
+    }
+}
