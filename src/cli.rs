@@ -97,16 +97,18 @@ pub enum Command {
 
 /// Logs go to stderr; `RUST_LOG` wins over -v/-q.
 pub fn init_logging(cli: &Cli) {
+    // The scheduler crate logs every job it creates at INFO: keep it to warnings.
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "feedmill=debug,info",
+        (false, 0) => "info,tokio_cron_scheduler=warn",
+        (false, 1) => "info,feedmill=debug,tokio_cron_scheduler=warn",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -509,7 +509,7 @@ impl Pipeline {
         match &report.error {
             None => tracing::info!(
                 source = %report.source,
-                status = report.http_status.unwrap_or(0),
+                status = report.http_status,
                 outcome = report.outcome.as_str(),
                 items_new = report.items_new,
                 items_updated = report.items_updated,
@@ -518,7 +518,7 @@ impl Pipeline {
             ),
             Some(error) => tracing::warn!(
                 source = %report.source,
-                status = report.http_status.unwrap_or(0),
+                status = report.http_status,
                 outcome = report.outcome.as_str(),
                 elapsed_ms = report.elapsed_ms,
                 error = %error,

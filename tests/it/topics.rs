@@ -7,7 +7,7 @@ const RSS: &str = "application/rss+xml";
 
 fn sources(origin: &Origin, wire_extra: &str) -> String {
     format!(
-        "[fetch]\nschedule = \"15m\"\nhost_spacing = \"0s\"\n\n\
+        "[fetch]\nschedule = \"15m\"\nhost_spacing = \"0s\"\nallow_private = true\n\n\
          [[source]]\nname = \"The Diplomat\"\nurl = \"{}\"\n\n\
          [[source]]\nname = \"Central Asia Wire\"\nurl = \"{}\"\n{wire_extra}\n",
         origin.url("/feed/"),
