@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cli;
 mod config_errors;
 mod daemon;
 mod fetch_guard;
