@@ -100,7 +100,10 @@ pub async fn topic_page(state: &AppState, slug: &str) -> Result<Response, HttpEr
             )
         };
         items.push_str(&format!(
-            "<li>{title}<br><span class=\"meta\">{} · {}{also}</span></li>",
+            // The id is the anchor that feed entries without a link of their own point at
+            // (`publish::story_anchor`).
+            "<li id=\"story-{}\">{title}<br><span class=\"meta\">{} · {}{also}</span></li>",
+            entry.id,
             text(&entry.source.name),
             entry.published.format("%Y-%m-%d %H:%M UTC"),
         ));
