@@ -140,7 +140,8 @@ impl TopicSet {
 /// The result of fetching and parsing one source, before anything is stored.
 struct Acquired {
     source: String,
-    started: Instant,
+    /// Time spent fetching and parsing (not waiting for other sources' ingest).
+    elapsed_ms: u64,
     at: DateTime<Utc>,
     result: Result<Option<Fetched>, (Option<u16>, String)>,
 }
@@ -341,7 +342,7 @@ impl Pipeline {
         let result = self.fetch_and_parse(source, now).await;
         Acquired {
             source: source.name.clone(),
-            started,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             at: now,
             result,
         }
@@ -444,7 +445,7 @@ impl Pipeline {
     }
 
     async fn finish(&self, acquired: Acquired, counts: Counts, now: DateTime<Utc>) -> SourceReport {
-        let elapsed_ms = u64::try_from(acquired.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed_ms = acquired.elapsed_ms;
         let next_fetch_at = self
             .config
             .source(&acquired.source)

@@ -292,8 +292,14 @@ async fn index_page_links_every_topic_feed_when_opened() {
         .unwrap();
     assert!(topic.contains(ARTICLE_TITLE));
     let atom = app.feed("central-asia-security", "atom").await;
-    let anchor = format!("id=\"story-{}\"", atom.entries[0].id.trim_start_matches("urn:uuid:"));
-    assert!(topic.contains(&anchor), "topic page lacks the entry anchor {anchor}");
+    let anchor = format!(
+        "id=\"story-{}\"",
+        atom.entries[0].id.trim_start_matches("urn:uuid:")
+    );
+    assert!(
+        topic.contains(&anchor),
+        "topic page lacks the entry anchor {anchor}"
+    );
     app.stop().await;
 }
 
