@@ -22,6 +22,10 @@ use crate::store::{Store, StoreError};
 /// `feedmill fetch` beside the daemon). Its own writes are noticed at once.
 const VERSION_POLL: Duration = Duration::from_secs(2);
 
+/// How often topics with `max_age` are checked for stories that aged out (a content change
+/// that no write announces).
+const AGEING_EVERY: Duration = Duration::from_secs(60);
+
 /// How often retention (`[store] retention`) runs while the daemon serves.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
@@ -133,18 +137,28 @@ impl App {
 
         let changed = pipeline.changed();
         let stop = token.clone();
+        let ageing = pipeline.clone();
         tracker.spawn(async move {
+            let mut aged_at = Utc::now();
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = changed.notified() => {}
                     _ = tokio::time::sleep(VERSION_POLL) => {}
                 }
+                let now = Utc::now();
+                if now - aged_at >= chrono::Duration::from_std(AGEING_EVERY).unwrap_or_default() {
+                    if let Err(e) = ageing.age_topics(aged_at, now).await {
+                        tracing::warn!(error = %e, "failed to age max_age topics");
+                    }
+                    aged_at = now;
+                }
                 if let Err(e) = catalog.refresh_versions().await {
                     tracing::warn!(error = %e, "failed to read topic versions");
                 }
             }
         });
+        let scheduler_error: Arc<std::sync::Mutex<Option<ScheduleError>>> = Arc::default();
         if schedule {
             let stop = token.clone();
             let retention = pipeline.clone();
@@ -160,9 +174,13 @@ impl App {
                 }
             });
             let stop = token.clone();
+            let failed = scheduler_error.clone();
             tracker.spawn(async move {
-                if let Err(e) = scheduler.run(stop).await {
-                    tracing::error!(error = %e, "scheduler stopped");
+                if let Err(e) = scheduler.run(stop.clone()).await {
+                    // A daemon that serves but never fetches would go stale silently: stop.
+                    tracing::error!(error = %e, "scheduler failed; shutting down");
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    stop.cancel();
                 }
             });
         }
@@ -186,6 +204,13 @@ impl App {
             tracing::warn!("in-flight work did not finish within the grace period");
         }
         self.store.close().await;
+        if let Some(e) = scheduler_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(AppError::Schedule(e));
+        }
         served
     }
 }

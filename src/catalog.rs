@@ -83,11 +83,19 @@ impl Catalog {
                 .and_then(|s| s.content);
         }
         let version = self.version(slug);
-        let newest_entry = entries.iter().map(|e| e.updated).max();
-        // The feed's `updated` is the last change of its content; a topic never recorded
-        // (or recorded before its newest entry, e.g. by an older version) falls back to the
-        // newest entry change, and an empty topic that never changed to the Unix epoch.
-        let updated = newest_entry.map_or(version.changed_at, |n| n.max(version.changed_at));
+        // The feed's `updated` (and HTTP Last-Modified) is the last change of its content as
+        // the store recorded it. Only a topic the store never recorded falls back to its
+        // newest entry.
+        let updated = if version.version == 0 {
+            entries
+                .iter()
+                .map(|e| e.updated)
+                .max()
+                .unwrap_or(version.changed_at)
+                .min(now)
+        } else {
+            version.changed_at
+        };
         let period = self.config.fetch.schedule.nominal_period();
         Ok(TopicFeed {
             slug: topic.slug.clone(),

@@ -8,13 +8,13 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, SourceConfig, TopicConfig};
 use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Request, Validators};
 use crate::model::{Article, Document};
 use crate::normalize;
 use crate::parse::{self, ParsedFeed};
 use crate::store::{FetchRecord, FetchResult, Incoming, Membership, Store, StoreError};
-use crate::topics::Matcher;
+use crate::topics::{Field, Matcher, Query};
 
 /// Articles of stored documents read per page during a backfill.
 const BACKFILL_PAGE: i64 = 500;
@@ -73,6 +73,13 @@ pub struct TopicSet {
 
 impl TopicSet {
     pub fn new(config: &Config) -> TopicSet {
+        let mut sources: Vec<String> = config
+            .sources
+            .iter()
+            .map(|s| format!("{}={}", s.name, s.tags.join(",")))
+            .collect();
+        sources.sort();
+        let sources_key = sources.join("\n");
         let mut queries: Vec<_> = config.topics.iter().map(|t| t.query.clone()).collect();
         let mut exclude = Vec::with_capacity(config.topics.len());
         for topic in &config.topics {
@@ -86,10 +93,7 @@ impl TopicSet {
             queries: config
                 .topics
                 .iter()
-                .map(|t| match &t.exclude_text {
-                    Some(x) => format!("{}\nEXCLUDE\n{x}", t.query_text),
-                    None => t.query_text.clone(),
-                })
+                .map(|t| membership_key(t, &sources_key))
                 .collect(),
             matcher: Matcher::new(&queries),
             exclude,
@@ -134,6 +138,31 @@ impl TopicSet {
 
     pub fn slugs(&self) -> &[String] {
         &self.slugs
+    }
+}
+
+/// Everything that decides a topic's membership, as text: the stored copy is compared with it
+/// and a difference triggers a backfill. A query that looks at `source:` or `tag:` also
+/// depends on the sources' names and tags.
+fn membership_key(topic: &TopicConfig, sources_key: &str) -> String {
+    let mut key = topic.query_text.clone();
+    if let Some(exclude) = &topic.exclude_text {
+        key.push_str("\nEXCLUDE\n");
+        key.push_str(exclude);
+    }
+    let queries = std::iter::once(&topic.query).chain(topic.exclude.as_ref());
+    if queries.into_iter().any(uses_source_fields) {
+        key.push_str("\nSOURCES\n");
+        key.push_str(sources_key);
+    }
+    key
+}
+
+fn uses_source_fields(query: &Query) -> bool {
+    match query {
+        Query::Or(qs) | Query::And(qs) => qs.iter().any(uses_source_fields),
+        Query::Not(q) => uses_source_fields(q),
+        Query::Match { field, .. } => matches!(field, Some(Field::Source | Field::Tag)),
     }
 }
 
@@ -210,6 +239,10 @@ impl Pipeline {
             .map(|s| (s.name.clone(), s.url.to_string()))
             .collect();
         self.store.sync_sources(&sources).await?;
+        let retired = self.store.retire_topics(&self.topics.slugs, now).await?;
+        if !retired.is_empty() {
+            tracing::info!(topics = ?retired, "topics no longer configured were retired");
+        }
         let wanted: Vec<_> = self
             .topics
             .slugs
@@ -254,6 +287,32 @@ impl Pipeline {
             self.changed.notify_waiters();
         }
         Ok(stale)
+    }
+
+    /// Topics with `max_age` whose oldest stories passed the cutoff between `last` and `now`
+    /// get a new version, so their served feeds are rendered again without them.
+    pub async fn age_topics(
+        &self,
+        last: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), PipelineError> {
+        let mut changed = false;
+        for topic in &self.config.topics {
+            let Some(age) = topic
+                .max_age
+                .and_then(|a| chrono::Duration::from_std(a).ok())
+            else {
+                continue;
+            };
+            changed |= self
+                .store
+                .age_topic(&topic.slug, last - age, now - age, now)
+                .await?;
+        }
+        if changed {
+            self.changed.notify_waiters();
+        }
+        Ok(())
     }
 
     /// Retention (`[store] retention`): drop articles first seen longer ago than that.

@@ -5,6 +5,8 @@
 //! fire in the same second.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Schedule, SourceConfig};
 use crate::pipeline::{Pipeline, SourceReport};
@@ -38,6 +41,8 @@ struct Inner {
     pipeline: Arc<Pipeline>,
     slots: Mutex<HashMap<String, Slot>>,
     limit: Arc<Semaphore>,
+    /// Every scheduled refresh, so shutdown can let them finish.
+    tracker: TaskTracker,
 }
 
 /// Cheap to clone: clones share state.
@@ -84,6 +89,7 @@ impl Scheduler {
                 pipeline,
                 slots: Mutex::new(slots),
                 limit: Arc::new(Semaphore::new(config.fetch.concurrency.max(1))),
+                tracker: TaskTracker::new(),
             }),
         }
     }
@@ -165,8 +171,28 @@ impl Scheduler {
         Some(self.inner.pipeline.refresh_source(&source, now).await)
     }
 
-    /// Run the cron jobs until `shutdown` is cancelled. Each source first runs at its spread
-    /// offset, then on its schedule.
+    /// Refresh a source now in a task the scheduler tracks, so shutdown can wait for it.
+    async fn run_tracked(&self, name: &str) {
+        let me = self.clone();
+        let name = name.to_owned();
+        let task = self
+            .inner
+            .tracker
+            .spawn(async move { me.run_source(&name, Utc::now()).await });
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "source refresh task failed");
+        }
+    }
+
+    /// Run the jobs until `shutdown` is cancelled, then wait for refreshes in flight (the
+    /// caller bounds that wait).
+    ///
+    /// One tokio-cron-scheduler job per source. A duration schedule is a one-shot job that
+    /// re-arms itself after each run, for the source's next due time counted from *now*: the
+    /// crate's repeated jobs count from their previous planned tick and stop firing after a
+    /// stall longer than two periods (a suspended laptop, a paused VM). A cron schedule is a
+    /// cron job after a first one-shot run; each cron run waits the source's spread offset, so
+    /// sources sharing a cron expression do not all fire in the same second.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ScheduleError> {
         let mut jobs = JobScheduler::new().await?;
         let slots: Vec<(String, Schedule, DateTime<Utc>)> = self
@@ -176,63 +202,84 @@ impl Scheduler {
             .collect();
         for (name, schedule, first) in slots {
             let delay = (first - Utc::now()).to_std().unwrap_or_default();
-            let me = self.clone();
-            let source = name.clone();
-            let stop = shutdown.clone();
-            // The first run, at the spread offset; it then installs the recurring job, so
-            // sources with the same period keep different phases.
-            let first_job = Job::new_one_shot_async(delay, move |_id, jobs| {
-                let me = me.clone();
-                let source = source.clone();
-                let schedule = schedule.clone();
-                let stop = stop.clone();
-                Box::pin(async move {
-                    if stop.is_cancelled() {
-                        return;
-                    }
-                    me.run_source(&source, Utc::now()).await;
-                    if let Err(e) = me.install_recurring(&jobs, &source, &schedule, stop).await {
-                        tracing::error!(source = %source, error = %e, "could not schedule source");
-                    }
-                })
-            })?;
-            jobs.add(first_job).await?;
+            self.arm(jobs.clone(), name, schedule, delay, true, shutdown.clone())
+                .await?;
         }
         jobs.start().await?;
         shutdown.cancelled().await;
         jobs.shutdown().await?;
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
         Ok(())
     }
 
-    async fn install_recurring(
+    /// Add the job that next runs `source`: a one-shot after `delay` (a duration schedule, or a
+    /// cron schedule's first run), or the cron job itself. Returns a boxed `Send` future
+    /// because it is recursive: each one-shot run arms the next.
+    fn arm(
         &self,
-        jobs: &JobScheduler,
-        source: &str,
-        schedule: &Schedule,
+        jobs: JobScheduler,
+        source: String,
+        schedule: Schedule,
+        delay: Duration,
+        first: bool,
         stop: CancellationToken,
-    ) -> Result<(), ScheduleError> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), ScheduleError>> + Send>> {
         let me = self.clone();
-        let name = source.to_owned();
-        let run = move |_id, _jobs| {
-            let me = me.clone();
-            let name = name.clone();
-            let stop = stop.clone();
-            Box::pin(async move {
-                if !stop.is_cancelled() {
-                    me.run_source(&name, Utc::now()).await;
+        Box::pin(async move {
+            let job = match (&schedule, first) {
+                (Schedule::Cron(expr), false) => {
+                    let offset =
+                        spread_offset(&source, schedule.nominal_period().min(MAX_SPREAD));
+                    let (me, name, stop) = (me.clone(), source.clone(), stop.clone());
+                    Job::new_async(expr.as_str(), move |_id, _jobs| {
+                        let (me, name, stop) = (me.clone(), name.clone(), stop.clone());
+                        Box::pin(async move {
+                            tokio::select! {
+                                _ = stop.cancelled() => return,
+                                _ = tokio::time::sleep(offset) => {}
+                            }
+                            me.run_tracked(&name).await;
+                        })
+                    })
                 }
-            }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        };
-        let job = match schedule {
-            Schedule::Every(period) => Job::new_repeated_async(*period, run),
-            Schedule::Cron(expr) => Job::new_async(expr.as_str(), run),
-        }
-        .map_err(|e| ScheduleError::Job {
-            name: source.to_owned(),
-            reason: e.to_string(),
-        })?;
-        jobs.add(job).await?;
-        Ok(())
+                _ => {
+                    let (me, name, sched, stop) =
+                        (me.clone(), source.clone(), schedule.clone(), stop.clone());
+                    Job::new_one_shot_async(delay, move |_id, jobs| {
+                        let (me, name, sched, stop) =
+                            (me.clone(), name.clone(), sched.clone(), stop.clone());
+                        Box::pin(async move {
+                            if stop.is_cancelled() {
+                                return;
+                            }
+                            me.run_tracked(&name).await;
+                            if stop.is_cancelled() {
+                                return;
+                            }
+                            let next = match &sched {
+                                Schedule::Cron(_) => Duration::ZERO,
+                                Schedule::Every(_) => me
+                                    .next_due()
+                                    .get(&name)
+                                    .and_then(|due| (*due - Utc::now()).to_std().ok())
+                                    .unwrap_or_default(),
+                            };
+                            let rearm = me.arm(jobs, name.clone(), sched, next, false, stop);
+                            if let Err(e) = rearm.await {
+                                tracing::error!(source = %name, error = %e, "could not schedule the next fetch of this source");
+                            }
+                        })
+                    })
+                }
+            }
+            .map_err(|e| ScheduleError::Job {
+                name: source.clone(),
+                reason: e.to_string(),
+            })?;
+            jobs.add(job).await?;
+            Ok(())
+        })
     }
 }
 

@@ -580,7 +580,14 @@ mod tests {
         at.sort();
         assert_eq!(at.len(), 3);
         for pair in at.windows(2) {
-            assert!(pair[1] - pair[0] >= spacing, "{:?}", pair[1] - pair[0]);
+            // The gate spaces request *starts*; arrivals at the server also carry connection
+            // set-up jitter, so allow a margin (the exact spacing is proven with paused time
+            // in `hosts.rs`). Without any spacing the gap would be ~0.
+            assert!(
+                pair[1] - pair[0] >= spacing * 2 / 3,
+                "{:?}",
+                pair[1] - pair[0]
+            );
         }
     }
 

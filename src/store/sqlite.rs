@@ -412,13 +412,14 @@ impl Store {
         &self,
         topics: &[(String, String)],
     ) -> Result<Vec<String>, StoreError> {
-        let stored: HashMap<String, String> =
-            sqlx::query_as::<_, (String, String)>("SELECT slug, query FROM topics")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(q("read topics"))?
-                .into_iter()
-                .collect();
+        let stored: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+            "SELECT slug, query FROM topics WHERE removed_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read topics"))?
+        .into_iter()
+        .collect();
         Ok(topics
             .iter()
             .filter(|(slug, query)| stored.get(slug) != Some(query))
@@ -504,7 +505,7 @@ impl Store {
         let changed = old != new || !existed;
         sqlx::query(
             "INSERT INTO topics (slug, query, version, changed_at) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT(slug) DO UPDATE SET query = excluded.query,
+             ON CONFLICT(slug) DO UPDATE SET query = excluded.query, removed_at = NULL,
                version = topics.version + (CASE WHEN ?4 THEN 1 ELSE 0 END),
                changed_at = CASE WHEN ?4 THEN excluded.changed_at ELSE topics.changed_at END",
         )
@@ -517,6 +518,66 @@ impl Store {
         .map_err(q("record topic"))?;
         tx.commit().await.map_err(q("commit backfill"))?;
         Ok(changed)
+    }
+
+    /// Topics no longer configured lose their membership (their row stays, marked removed),
+    /// so a topic that comes back is re-evaluated over everything stored meanwhile.
+    pub async fn retire_topics(
+        &self,
+        keep: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin_write().await.map_err(q("begin retire"))?;
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT slug FROM topics WHERE removed_at IS NULL")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(q("read topics"))?;
+        let gone: Vec<String> = stored.into_iter().filter(|s| !keep.contains(s)).collect();
+        for slug in &gone {
+            sqlx::query("DELETE FROM topic_articles WHERE topic = ?1")
+                .bind(slug)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("clear removed topic"))?;
+            sqlx::query("UPDATE topics SET removed_at = ?2, version = version + 1, changed_at = ?2 WHERE slug = ?1")
+                .bind(slug)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(q("retire topic"))?;
+        }
+        tx.commit().await.map_err(q("commit retire"))?;
+        Ok(gone)
+    }
+
+    /// `max_age` ageing: if any story of `slug` passed the cutoff between `from` and `to`
+    /// (first seen in `[from, to)`), the topic's content changed: give it a new version.
+    pub async fn age_topic(
+        &self,
+        slug: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let aged: bool = sqlx::query_scalar(
+            "SELECT COUNT(*) > 0 FROM stories s
+             WHERE s.first_seen >= ?2 AND s.first_seen < ?3
+               AND s.id IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
+                            WHERE ta.topic = ?1)",
+        )
+        .bind(slug)
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("find aged stories"))?;
+        if aged {
+            let mut tx = self.begin_write().await.map_err(q("begin ageing"))?;
+            bump_topics(&mut tx, &BTreeSet::from([slug.to_owned()]), ms(now)).await?;
+            tx.commit().await.map_err(q("commit ageing"))?;
+        }
+        Ok(aged)
     }
 
     /// Every topic's change counter.

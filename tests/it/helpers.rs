@@ -36,6 +36,8 @@ struct OriginState {
     /// Requests per path, and how many of them were answered 304.
     hits: HashMap<String, usize>,
     not_modified: HashMap<String, usize>,
+    /// Answer these paths only after a delay (a slow publisher).
+    delays: HashMap<String, std::time::Duration>,
 }
 
 /// A feed publisher on 127.0.0.1:0. Honours `If-None-Match` against each route's ETag.
@@ -51,7 +53,13 @@ impl Origin {
         let shared = state.clone();
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
             let state = shared.clone();
-            async move { answer(&state, uri.path(), &headers) }
+            async move {
+                let delay = state.lock().unwrap().delays.get(uri.path()).copied();
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
+                answer(&state, uri.path(), &headers)
+            }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -83,6 +91,14 @@ impl Origin {
         if let Some(r) = self.state.lock().unwrap().routes.get_mut(path) {
             r.status = status;
         }
+    }
+
+    pub fn set_delay(&self, path: &str, delay: std::time::Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .delays
+            .insert(path.to_owned(), delay);
     }
 
     pub fn hits(&self, path: &str) -> usize {
@@ -160,12 +176,17 @@ impl TestApp {
     /// Build and start the app from feeds.toml text (its `[server]` and `[store]` tables are
     /// added here).
     pub async fn spawn(body: &str) -> TestApp {
-        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), "").await
+        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), "", false).await
+    }
+
+    /// Like `spawn`, but the real scheduler (tokio-cron-scheduler, wall clock) runs too.
+    pub async fn spawn_scheduled(body: &str) -> TestApp {
+        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), "", true).await
     }
 
     /// Like `spawn`, with extra lines for the `[store]` table.
     pub async fn spawn_with_store_extra(body: &str, store_extra: &str) -> TestApp {
-        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), store_extra).await
+        TestApp::spawn_on(body, tempfile::tempdir().unwrap(), store_extra, false).await
     }
 
     /// Stop this app and start another on the same store with a new feeds.toml body (as a
@@ -173,10 +194,15 @@ impl TestApp {
     pub async fn restart(mut self, body: &str) -> TestApp {
         self.shutdown_and_wait().await;
         let store_dir = std::mem::replace(&mut self.store_dir, tempfile::tempdir().unwrap());
-        TestApp::spawn_on(body, store_dir, "").await
+        TestApp::spawn_on(body, store_dir, "", false).await
     }
 
-    async fn spawn_on(body: &str, store_dir: tempfile::TempDir, store_extra: &str) -> TestApp {
+    async fn spawn_on(
+        body: &str,
+        store_dir: tempfile::TempDir,
+        store_extra: &str,
+        scheduled: bool,
+    ) -> TestApp {
         let port = free_port();
         let config_dir = tempfile::tempdir().unwrap();
         let config_path = config_dir.path().join("feeds.toml");
@@ -195,7 +221,7 @@ impl TestApp {
                 async move {
                     let _ = rx.await;
                 },
-                false,
+                scheduled,
             )
             .await
             .unwrap();
@@ -241,6 +267,12 @@ impl TestApp {
 
     pub async fn stop(mut self) {
         self.shutdown_and_wait().await;
+    }
+
+    /// Stop, and hand back the store directory (deleted when dropped) for inspection.
+    pub async fn stop_keeping_store(mut self) -> tempfile::TempDir {
+        self.shutdown_and_wait().await;
+        std::mem::replace(&mut self.store_dir, tempfile::tempdir().unwrap())
     }
 
     async fn shutdown_and_wait(&mut self) {

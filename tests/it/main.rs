@@ -8,4 +8,5 @@ mod config_errors;
 mod daemon;
 mod fetch_guard;
 mod readers;
+mod schedule;
 mod topics;

@@ -143,3 +143,78 @@ async fn retention_removes_old_articles_and_they_stay_gone_when_feed_still_lists
     assert!(app.feed("kyrgyz", "atom").await.entries.is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn readded_topic_shows_articles_stored_while_it_was_removed() {
+    let origin = origin().await;
+    let watch = "\n[[topic]]\nslug = \"watch\"\ntitle = \"Watch\"\nquery = 'kyrgyz*'\n";
+    let other = "\n[[topic]]\nslug = \"other\"\ntitle = \"Other\"\nquery = 'rice'\n";
+    let app = TestApp::spawn(&format!("{}{watch}{other}", sources(&origin, ""))).await;
+    // Remove `watch`, fetch while it is gone, put it back unchanged.
+    let app = app
+        .restart(&format!("{}{other}", sources(&origin, "")))
+        .await;
+    app.tick().await;
+    let app = app
+        .restart(&format!("{}{watch}{other}", sources(&origin, "")))
+        .await;
+    assert_eq!(
+        titles(&app.feed("watch", "atom").await),
+        vec!["China, Kyrgyzstan Ties Warm"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tag_query_reevaluates_stored_articles_when_source_tags_change() {
+    let origin = origin().await;
+    let topic = "\n[[topic]]\nslug = \"tagged\"\ntitle = \"Tagged\"\nquery = 'tag:analysis'\n";
+    let app = TestApp::spawn(&format!("{}{topic}", sources(&origin, ""))).await;
+    app.tick().await;
+    assert!(app.feed("tagged", "atom").await.entries.is_empty());
+    let tagged = sources(&origin, "").replace(
+        "name = \"The Diplomat\"\n",
+        "name = \"The Diplomat\"\ntags = [\"analysis\"]\n",
+    );
+    let app = app.restart(&format!("{tagged}{topic}")).await;
+    assert_eq!(app.feed("tagged", "atom").await.entries.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn max_age_feed_is_rendered_again_when_a_story_ages_out() {
+    use feedmill::publish::Format;
+    let origin = origin().await;
+    let topic =
+        "\n[[topic]]\nslug = \"recent\"\ntitle = \"Recent\"\nquery = 'kyrgyz*'\nmax_age = \"1d\"\n";
+    let app = TestApp::spawn(&format!("{}{topic}", sources(&origin, ""))).await;
+    app.tick().await;
+    let status = app.handle.pipeline.store().source_statuses().await.unwrap();
+    let fetched_at = status[0].last_fetch_at.unwrap();
+    let catalog = &app.handle.catalog;
+    let fresh = catalog
+        .rendered(
+            "recent",
+            Format::Atom,
+            fetched_at + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&fresh.body).contains("Kyrgyzstan Ties Warm"));
+    // Two days on, the ageing pass notices the story passed max_age...
+    let later = fetched_at + chrono::Duration::days(2);
+    app.handle
+        .pipeline
+        .age_topics(fetched_at, later)
+        .await
+        .unwrap();
+    catalog.refresh_versions().await.unwrap();
+    // ...so the served feed is rendered again, without it.
+    let aged = catalog
+        .rendered("recent", Format::Atom, later)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&aged.body).contains("Kyrgyzstan Ties Warm"));
+    assert_ne!(aged.etag, fresh.etag);
+    app.stop().await;
+}

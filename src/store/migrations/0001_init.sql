@@ -75,11 +75,14 @@ CREATE INDEX articles_by_story ON articles(story_id);
 
 -- Topics as last compiled; `version` grows whenever a topic's content changes, so every
 -- process sharing the store can tell when to re-render.
+-- A topic removed from the config keeps its row (with `removed_at`) but loses its
+-- membership; if it comes back, it is re-evaluated over every stored article.
 CREATE TABLE topics (
     slug       TEXT PRIMARY KEY,
     query      TEXT NOT NULL,
     version    INTEGER NOT NULL DEFAULT 0,
-    changed_at INTEGER NOT NULL
+    changed_at INTEGER NOT NULL,
+    removed_at INTEGER
 );
 
 -- Which articles match which topic. `excluded = 1` marks an article matching the topic's
