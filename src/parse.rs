@@ -101,14 +101,15 @@ pub fn parse(
     };
     let is_json = text.starts_with('{');
     match run_feed_rs(&text, url) {
-        Ok(feed) if is_json || !feed.entries.is_empty() || !has_entry_markup(&text) => {
-            Ok(done(feed, recovered))
-        }
+        Ok(feed) if is_json || !looks_unread(&feed, &text) => Ok(done(feed, recovered)),
         Ok(feed) => {
-            // Parsed, but the entries it plainly has were not seen (an unknown namespace…).
+            // Parsed, but what it plainly has was not seen (a retired namespace…).
             let repaired = recovery::recover(&text);
             match run_feed_rs(&repaired.text, url) {
-                Ok(better) if better.entries.len() > feed.entries.len() => {
+                Ok(better)
+                    if better.entries.len() > feed.entries.len()
+                        || (better.title.is_some() && feed.title.is_none()) =>
+                {
                     recovered.extend(repaired.applied);
                     Ok(done(better, recovered))
                 }
@@ -179,8 +180,11 @@ fn run_feed_rs(text: &str, url: &str) -> Result<feed_rs::model::Feed, Failure> {
     .map_err(Failure::Feed)
 }
 
-fn has_entry_markup(text: &str) -> bool {
-    text.contains("<item") || text.contains("<entry")
+/// A feed read without entries, though the text has some, or without even a title: feed-rs
+/// skipped elements it did not recognise. Free for a normal feed (it has entries).
+fn looks_unread(feed: &feed_rs::model::Feed, text: &str) -> bool {
+    feed.entries.is_empty()
+        && (feed.title.is_none() || text.contains("<item") || text.contains("<entry"))
 }
 
 /// Make the (UTF-8) text say it is UTF-8: the leading declaration's encoding rewritten, and
