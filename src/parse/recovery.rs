@@ -248,9 +248,9 @@ impl Repair {
                 return s.len();
             };
             let pi = &rest[..e + 2];
-            let is_declaration = pi[5.min(pi.len())..]
-                .starts_with(|c: char| c.is_ascii_whitespace() || c == '?')
-                && pi.starts_with("<?xml");
+            let is_declaration = pi
+                .strip_prefix("<?xml")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_whitespace() || c == '?'));
             if is_declaration && !self.out.trim().is_empty() {
                 self.note(STRAY_XML_DECLARATION);
             } else {
@@ -797,6 +797,13 @@ mod tests {
             "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><?xml-stylesheet href=\"s\"?></channel></rss>"
         );
         assert_eq!(applied, vec![STRAY_XML_DECLARATION]);
+    }
+
+    #[test]
+    fn recover_keeps_processing_instruction_when_it_starts_with_non_ascii() {
+        // Regression (found by proptest): slicing `<?é?>` at byte 5 split the `é`.
+        let (text, _) = fixed("<t><?\u{e9}?></t>");
+        assert_eq!(text, "<t><?\u{e9}?></t>");
     }
 
     #[test]
