@@ -1,7 +1,8 @@
 //! The shared feed corpus (`../shared/corpus`, see its README): 2,488 documents from the test
 //! data of eight feed parsers and the W3C validator. Its own test binary, so its runtime shows.
 //!
-//! - Every file goes through parse → normalize without a panic, each within a time bound.
+//! - Every file goes through parse → normalize without a panic, each within a time bound, and
+//!   no script, frame, plugin or `javascript:` URL survives in any article it yields.
 //! - Every well-formed file (`xml_wellformed` yes or lenient) of the classes `a-realworld` and
 //!   `d-encoding`, served with its `http_content_type`, stores exactly `item_count` articles in
 //!   a real (in-memory) store — but for the few exceptions listed with their reason.
@@ -98,6 +99,30 @@ fn articles(bytes: &[u8], content_type: Option<&str>, url: &str) -> Result<Vec<A
         .collect())
 }
 
+/// What must never reach a republished article, whatever the feed carried.
+fn unsafe_html(a: &Article) -> Option<String> {
+    let html = [a.summary_html.as_deref(), a.content_html.as_deref()];
+    for fragment in html.into_iter().flatten() {
+        let lower = fragment.to_ascii_lowercase();
+        for bad in [
+            "<script",
+            "<iframe",
+            "<object",
+            "<embed",
+            "=\"javascript:",
+            " onerror=",
+        ] {
+            if lower.contains(bad) {
+                return Some(format!("{bad} survived in {:?}", a.title));
+            }
+        }
+    }
+    a.url
+        .as_deref()
+        .filter(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+        .map(|u| format!("link {u} is not absolute"))
+}
+
 type Done = (
     usize,
     Duration,
@@ -161,7 +186,12 @@ fn corpus_parses_every_file_in_bounded_time_and_stores_item_count_when_well_form
             }
         };
         match &result {
-            Ok(_) => parsed += 1,
+            Ok(articles) => {
+                parsed += 1;
+                if let Some(problem) = articles.iter().find_map(unsafe_html) {
+                    failures.push(format!("{}: {problem}", row.path));
+                }
+            }
             Err(_) => failed_cleanly += 1,
         }
         if !counted(row) {
