@@ -481,6 +481,23 @@ mod tests {
                 .unwrap()
                 .contains(r#"href="https://example.org/2024/other""#)
         );
+        // On the entry (Mephisto, Typepad), inherited by content without its own.
+        let c = first(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/"><title>T</title><id>urn:f</id>
+            <entry xml:base="https://hoth.example/"><id>urn:e</id><title>e</title>
+            <summary type="html">&lt;a href="/s"&gt;s&lt;/a&gt;</summary>
+            <content type="html" xml:base="2024/">&lt;img src="a.png"&gt;</content></entry></feed>"#,
+        );
+        assert!(
+            c.summary_html
+                .unwrap()
+                .contains(r#"href="https://hoth.example/s""#)
+        );
+        assert!(
+            c.content_html
+                .unwrap()
+                .contains(r#"src="https://hoth.example/2024/a.png""#)
+        );
     }
 
     #[test]

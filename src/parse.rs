@@ -11,6 +11,7 @@
 //!    pre-pass of [`recovery`], then a second parse. Clean feeds never pay for it; what it
 //!    repaired is reported in [`ParsedFeed::recovered`] so the pipeline can log it.
 
+pub mod base;
 pub mod date;
 pub mod encoding;
 pub mod recovery;
@@ -96,12 +97,13 @@ pub fn parse(
         });
     }
     let text = prepare(text, &mut recovered);
-    let done = |feed: feed_rs::model::Feed, recovered: Vec<&'static str>| {
+    let done = |mut feed: feed_rs::model::Feed, recovered: Vec<&'static str>, source: &str| {
+        set_entry_bases(&mut feed, source, url);
         finish(feed, url, decoded.encoding, decoded.source, recovered)
     };
     let is_json = text.starts_with('{');
     match run_feed_rs(&text, url) {
-        Ok(feed) if is_json || !looks_unread(&feed, &text) => Ok(done(feed, recovered)),
+        Ok(feed) if is_json || !looks_unread(&feed, &text) => Ok(done(feed, recovered, &text)),
         Ok(feed) => {
             // Parsed, but what it plainly has was not seen (a retired namespace…).
             let repaired = recovery::recover(&text);
@@ -111,9 +113,9 @@ pub fn parse(
                         || (better.title.is_some() && feed.title.is_none()) =>
                 {
                     recovered.extend(repaired.applied);
-                    Ok(done(better, recovered))
+                    Ok(done(better, recovered, &repaired.text))
                 }
-                _ => Ok(done(feed, recovered)),
+                _ => Ok(done(feed, recovered, &text)),
             }
         }
         Err(strict) if !is_json => {
@@ -121,12 +123,30 @@ pub fn parse(
             match run_feed_rs(&repaired.text, url) {
                 Ok(feed) => {
                     recovered.extend(repaired.applied);
-                    Ok(done(feed, recovered))
+                    Ok(done(feed, recovered, &repaired.text))
                 }
                 Err(_) => Err(failure_error(strict, url)),
             }
         }
         Err(strict) => Err(failure_error(strict, url)),
+    }
+}
+
+/// Give each entry the absolute `xml:base` in force for its content (see [`base`]), in
+/// `Entry::base`, where normalize looks for it. Only when the document uses `xml:base`, and
+/// only when the scan saw exactly the entries feed-rs did (so they line up).
+fn set_entry_bases(feed: &mut feed_rs::model::Feed, text: &str, url: &str) {
+    if feed.entries.is_empty() || !text.contains("xml:base") {
+        return;
+    }
+    let bases = base::entry_bases(text, url);
+    if bases.len() != feed.entries.len() {
+        return;
+    }
+    for (entry, base) in feed.entries.iter_mut().zip(bases) {
+        let Some(base) = base else { continue };
+        let own = entry.base.as_deref().and_then(|b| base.join(b.trim()).ok());
+        entry.base = Some(own.unwrap_or(base).to_string());
     }
 }
 

@@ -63,7 +63,7 @@ pub fn recover(text: &str) -> Recovery {
         has_channel: None,
     };
     let start = document_start(text);
-    if !only_space_and_comments(&text[..start]) {
+    if !only_prolog(&text[..start]) {
         repair.note(GARBAGE_BEFORE_XML);
     }
     repair.run(&text[start..]);
@@ -76,7 +76,7 @@ fn document_start(text: &str) -> usize {
     if let Some(at) = head.find("<?xml") {
         return at;
     }
-    ["<rss", "<feed", "<rdf:RDF", "<RDF", "<?", "<!--"]
+    ["<rss", "<feed", "<rdf:RDF", "<RDF"]
         .iter()
         .filter_map(|p| head.find(p))
         .min()
@@ -94,16 +94,24 @@ fn floor_boundary(s: &str, mut at: usize) -> usize {
     at
 }
 
-fn only_space_and_comments(mut s: &str) -> bool {
+/// Whether `s` holds only what may precede a root element: whitespace, comments, processing
+/// instructions and a DOCTYPE.
+fn only_prolog(mut s: &str) -> bool {
     loop {
         s = s.trim_start();
         if s.is_empty() {
             return true;
         }
-        match s
-            .strip_prefix("<!--")
-            .and_then(|r| r.find("-->").map(|e| &r[e + 3..]))
-        {
+        let rest = if let Some(r) = s.strip_prefix("<!--") {
+            r.find("-->").map(|e| &r[e + 3..])
+        } else if let Some(r) = s.strip_prefix("<?") {
+            r.find("?>").map(|e| &r[e + 2..])
+        } else if s.starts_with("<!") {
+            Some(&s[declaration_len(s)..])
+        } else {
+            None
+        };
+        match rest {
             Some(rest) => s = rest,
             None => return false,
         }
