@@ -10,8 +10,11 @@
 //! 3. Only if that fails (or finds no entries in a document that has some): the lenient
 //!    pre-pass of [`recovery`], then a second parse. Clean feeds never pay for it; what it
 //!    repaired is reported in [`ParsedFeed::recovered`] so the pipeline can log it.
+//!
+//! Last, when the document uses `xml:base`, each entry gets the base in force for its content
+//! ([`base`]), which feed-rs keeps only for links.
 
-pub mod base;
+mod base;
 pub mod date;
 pub mod encoding;
 pub mod recovery;
