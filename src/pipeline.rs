@@ -435,6 +435,15 @@ impl Pipeline {
             &fetched.final_url,
         )
         .map_err(|e| (Some(fetched.status), e.to_string()))?;
+        if !feed.recovered.is_empty() {
+            tracing::info!(
+                source = %source.name,
+                url = %fetched.final_url,
+                encoding = feed.encoding,
+                recovered = ?feed.recovered,
+                "feed needed recovery"
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         let articles = feed
             .entries

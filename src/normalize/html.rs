@@ -176,12 +176,15 @@ pub fn strip_tracking_params(href: &str) -> Cow<'_, str> {
         return Cow::Borrowed(href);
     };
     let name_of = |pair: &str| pair.split('=').next().unwrap_or_default().to_owned();
-    if !query.split('&').any(|p| is_tracking_param(&name_of(p))) {
+    // `ref` marks where a reader came from on news sites, but selects content elsewhere
+    // (`github.com/…?ref=main`): links we republish keep it; only dedup ignores it.
+    let is_tracking = |name: &str| is_tracking_param(name) && !name.eq_ignore_ascii_case("ref");
+    if !query.split('&').any(|p| is_tracking(&name_of(p))) {
         return Cow::Borrowed(href);
     }
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|p| !p.is_empty() && !is_tracking_param(&name_of(p)))
+        .filter(|p| !p.is_empty() && !is_tracking(&name_of(p)))
         .collect();
     let mut out = String::with_capacity(href.len());
     out.push_str(path);
@@ -319,6 +322,14 @@ mod tests {
             rewrite("<p>plain <b>text</b></p>", None),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn strip_tracking_params_keeps_ref_when_it_selects_content() {
+        assert_eq!(
+            strip_tracking_params("https://github.com/o/r/blob/x.rs?ref=main&utm_source=rss"),
+            "https://github.com/o/r/blob/x.rs?ref=main"
+        );
     }
 
     #[test]
