@@ -224,11 +224,7 @@ pub fn after_success(
 /// The instant a `Retry-After` value (delta-seconds or an HTTP-date) points at, capped at
 /// [`MAX_RETRY_AFTER`] from `now`; `None` when it is neither form. `date` is the response's
 /// `Date`, to read an HTTP-date on our clock. A time in the past gives `now`.
-pub fn retry_after(
-    value: &str,
-    date: Option<&str>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+pub fn retry_after(value: &str, date: Option<&str>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let value = value.trim();
     let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Too many digits for a u64 is still "a very long time".
@@ -321,15 +317,36 @@ mod tests {
         let now = t0();
         let fifteen = Some(now + mins(15));
         // (ttl minutes, Cache-Control, Expires, Date) → (minutes from now, reason)
-        let table: &[(Option<u32>, Option<&str>, Option<&str>, Option<&str>, i64, Reason)] = &[
+        let table: &[(
+            Option<u32>,
+            Option<&str>,
+            Option<&str>,
+            Option<&str>,
+            i64,
+            Reason,
+        )] = &[
             (None, None, None, None, 15, Reason::Schedule),
             // Shorter hints than the schedule: the schedule.
             (Some(5), None, None, None, 15, Reason::Schedule),
             (None, Some("max-age=60"), None, None, 15, Reason::Schedule),
             // Longer hints: the floor wins.
             (Some(60), None, None, None, 60, Reason::Ttl),
-            (None, Some("public, max-age=3600"), None, None, 60, Reason::MaxAge),
-            (None, Some("max-age=\"1800\""), None, None, 30, Reason::MaxAge),
+            (
+                None,
+                Some("public, max-age=3600"),
+                None,
+                None,
+                60,
+                Reason::MaxAge,
+            ),
+            (
+                None,
+                Some("max-age=\"1800\""),
+                None,
+                None,
+                30,
+                Reason::MaxAge,
+            ),
             (
                 None,
                 None,
@@ -340,7 +357,14 @@ mod tests {
             ),
             // The longest hint counts.
             (Some(90), Some("max-age=3600"), None, None, 90, Reason::Ttl),
-            (Some(30), Some("max-age=7200"), None, None, 120, Reason::MaxAge),
+            (
+                Some(30),
+                Some("max-age=7200"),
+                None,
+                None,
+                120,
+                Reason::MaxAge,
+            ),
             // max-age wins over Expires (RFC 9111), even when shorter.
             (
                 None,

@@ -3,6 +3,10 @@
 //! same bookkeeping. A per-source lock means runs of one source never overlap, a semaphore
 //! bounds the fetches in flight, and first runs are spread so hundreds of sources do not
 //! fire in the same second.
+//!
+//! Each refresh reports the source's next attempt ([`crate::politeness`]): the schedule, a
+//! later freshness floor, a backoff or a `Retry-After`. The source is not due before it, and
+//! a gone source (410) is never due until a restart with its url changed.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,9 +22,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Schedule, SourceConfig};
 use crate::pipeline::{Pipeline, SourceReport};
+use crate::politeness::Reason;
+use crate::store::SourceStatus;
 
 /// First runs are spread over at most this long (or the schedule's period, if shorter).
 const MAX_SPREAD: Duration = Duration::from_secs(60);
+
+/// A cron run this close before a source's next attempt still runs: the attempt was computed
+/// from the previous run's start, and cron ticks carry a little latency either way.
+const CRON_SLACK: chrono::Duration = chrono::Duration::seconds(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -34,6 +44,8 @@ struct Slot {
     source: SourceConfig,
     schedule: Schedule,
     next_due: DateTime<Utc>,
+    /// 410 Gone: never due (until a restart with the source's url changed).
+    gone: bool,
     running: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -79,6 +91,7 @@ impl Scheduler {
                     source: source.clone(),
                     schedule,
                     next_due,
+                    gone: false,
                     running: Default::default(),
                 };
                 (source.name.clone(), slot)
@@ -100,12 +113,61 @@ impl Scheduler {
         self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When each source is next due, by name.
+    /// When each source is next due, by name (gone sources are left out: never due).
     pub fn next_due(&self) -> HashMap<String, DateTime<Utc>> {
         self.slots()
             .iter()
+            .filter(|(_, s)| !s.gone)
             .map(|(k, s)| (k.clone(), s.next_due))
             .collect()
+    }
+
+    /// Carry stored politeness over a restart: a source in backoff, waiting out a
+    /// `Retry-After` or a freshness floor is not due before its stored next attempt, and a
+    /// gone source is not due at all. (A next attempt due to the plain schedule is not kept:
+    /// a restart fetches every source once, spread as usual.)
+    pub fn restore(&self, stored: &[SourceStatus]) {
+        let mut slots = self.slots();
+        for status in stored {
+            let Some(slot) = slots.get_mut(&status.name) else {
+                continue;
+            };
+            if status.gone_at.is_some() {
+                slot.gone = true;
+                continue;
+            }
+            let polite = status
+                .next_fetch_reason
+                .is_some_and(|r| r != Reason::Schedule);
+            if let Some(at) = status
+                .next_fetch_at
+                .filter(|at| polite && *at > slot.next_due)
+            {
+                slot.next_due = at;
+            }
+        }
+    }
+
+    /// Take a refresh's next attempt as the source's next due time.
+    fn apply(&self, report: &SourceReport) {
+        if let Some(slot) = self.slots().get_mut(&report.source) {
+            match report.next_attempt.at {
+                Some(at) => slot.next_due = at,
+                None => slot.gone = true,
+            }
+        }
+    }
+
+    fn is_gone(&self, name: &str) -> bool {
+        self.slots().get(name).is_some_and(|s| s.gone)
+    }
+
+    /// Whether a cron run at `now` should fetch `name`: not gone, and its next attempt (a
+    /// floor, backoff or Retry-After may put it past this run) has come.
+    fn cron_run_due(&self, name: &str, now: DateTime<Utc>) -> bool {
+        self.slots()
+            .get(name)
+            .is_some_and(|s| !s.gone && s.next_due <= now + CRON_SLACK)
     }
 
     /// One scheduling step: refresh every source due at `now` that is not already running,
@@ -116,7 +178,7 @@ impl Scheduler {
             let mut slots = self.slots();
             slots
                 .values_mut()
-                .filter(|s| s.next_due <= now)
+                .filter(|s| !s.gone && s.next_due <= now)
                 .map(|s| {
                     s.next_due = s
                         .schedule
@@ -147,6 +209,9 @@ impl Scheduler {
             .refresh_many(&sources, now, |_| {})
             .await;
         drop(guards);
+        for report in &reports {
+            self.apply(report);
+        }
         reports
     }
 
@@ -168,7 +233,9 @@ impl Scheduler {
                 .next_after(now)
                 .unwrap_or(now + chrono::Duration::days(1));
         }
-        Some(self.inner.pipeline.refresh_source(&source, now).await)
+        let report = self.inner.pipeline.refresh_source(&source, now).await;
+        self.apply(&report);
+        Some(report)
     }
 
     /// Refresh a source now in a task the scheduler tracks, so shutdown can wait for it.
@@ -239,6 +306,10 @@ impl Scheduler {
                                 _ = stop.cancelled() => return,
                                 _ = tokio::time::sleep(offset) => {}
                             }
+                            if !me.cron_run_due(&name, Utc::now()) {
+                                tracing::debug!(source = %name, "not due yet (floor, backoff or Retry-After) or gone; cron run skipped");
+                                return;
+                            }
                             me.run_tracked(&name).await;
                         })
                     })
@@ -255,6 +326,10 @@ impl Scheduler {
                             }
                             me.run_tracked(&name).await;
                             if stop.is_cancelled() {
+                                return;
+                            }
+                            if me.is_gone(&name) {
+                                tracing::info!(source = %name, "source is gone (HTTP 410): not scheduled again until its url changes in feeds.toml");
                                 return;
                             }
                             let next = match &sched {
