@@ -522,18 +522,20 @@ impl Fetcher {
 /// `io::Error` in the chain is opened too.
 fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     use rustls::{CertificateError, Error as Tls};
+    // The inner error of an `io::Error`, and of the `io::Error` inside that, and so on.
+    fn unwrap_io<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        loop {
+            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+            e = inner;
+        }
+    }
     let mut current = Some(err);
     let mut found = None;
     while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<Tls>() {
-            found = Some(tls);
-            break;
-        }
-        if let Some(tls) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<Tls>())
-        {
+        if let Some(tls) = unwrap_io(e) {
             found = Some(tls);
             break;
         }
