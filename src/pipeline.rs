@@ -269,21 +269,31 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn build(config: Arc<Config>, store: Store) -> Result<Pipeline, PipelineError> {
-        let fetcher = Fetcher::build(FetchSettings {
+        let fetcher = Fetcher::build(Pipeline::fetch_settings(&config))?;
+        Ok(Pipeline::with_fetcher(config, store, fetcher))
+    }
+
+    /// What the fetcher takes of the configuration.
+    pub fn fetch_settings(config: &Config) -> FetchSettings {
+        FetchSettings {
             timeout: config.fetch.timeout,
             max_body: config.fetch.max_body,
             user_agent: config.fetch.user_agent.clone(),
             per_host: config.fetch.per_host,
             host_spacing: config.fetch.host_spacing,
             ca_file: config.fetch.ca_file.clone(),
-        })?;
-        Ok(Pipeline {
+        }
+    }
+
+    /// A pipeline around a fetcher built elsewhere (tests pin DNS names with one).
+    pub fn with_fetcher(config: Arc<Config>, store: Store, fetcher: Fetcher) -> Pipeline {
+        Pipeline {
             store,
             fetcher,
             topics: TopicSet::new(&config),
             config,
             changed: Arc::new(Notify::new()),
-        })
+        }
     }
 
     pub fn store(&self) -> &Store {

@@ -317,14 +317,15 @@ mod tests {
         let now = t0();
         let fifteen = Some(now + mins(15));
         // (ttl minutes, Cache-Control, Expires, Date) → (minutes from now, reason)
-        let table: &[(
+        type Row<'a> = (
             Option<u32>,
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
             i64,
             Reason,
-        )] = &[
+        );
+        let table: &[Row] = &[
             (None, None, None, None, 15, Reason::Schedule),
             // Shorter hints than the schedule: the schedule.
             (Some(5), None, None, None, 15, Reason::Schedule),

@@ -222,8 +222,10 @@ impl Fetcher {
     }
 
     /// `dns_overrides` pin names to addresses past the guard's resolver: for tests only, to
-    /// play a public host on 127.0.0.1.
-    fn build_with_overrides(
+    /// play a public host on 127.0.0.1 (a redirect from it is then checked by the guard as a
+    /// redirect from a public host would be).
+    #[doc(hidden)]
+    pub fn build_with_overrides(
         settings: FetchSettings,
         dns_overrides: &[(&str, std::net::SocketAddr)],
     ) -> Result<Fetcher, FetchError> {
