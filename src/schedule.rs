@@ -361,6 +361,94 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::Outcome;
+    use crate::politeness::NextAttempt;
+
+    async fn scheduler(schedule: &str) -> Scheduler {
+        let text = format!(
+            "[fetch]\nschedule = {schedule:?}\n\n[[source]]\nname = \"A\"\nurl = \"https://a.example/feed\"\n"
+        );
+        let config = crate::config::Config::parse(std::path::Path::new("feeds.toml"), &text)
+            .expect("test config is valid");
+        let store = crate::store::Store::open_in_memory().await.unwrap();
+        let pipeline = Pipeline::build(Arc::new(config), store).unwrap();
+        Scheduler::new(Arc::new(pipeline), Utc::now())
+    }
+
+    fn report(next: NextAttempt) -> SourceReport {
+        SourceReport {
+            source: "A".into(),
+            outcome: Outcome::Failed,
+            http_status: Some(500),
+            elapsed_ms: 1,
+            items_seen: 0,
+            items_new: 0,
+            items_updated: 0,
+            error: Some("failed".into()),
+            consecutive_failures: 1,
+            next_attempt: next,
+        }
+    }
+
+    #[tokio::test]
+    async fn cron_run_skips_until_next_attempt_when_backoff_or_floor_is_later() {
+        let s = scheduler("0 */15 * * * *").await;
+        let now = Utc::now();
+        let later = now + chrono::Duration::hours(2);
+        s.apply(&report(NextAttempt {
+            at: Some(later),
+            reason: Reason::Backoff,
+        }));
+        assert!(!s.cron_run_due("A", now));
+        assert!(!s.cron_run_due("A", later - chrono::Duration::minutes(1)));
+        // A run a moment early (cron latency) still counts, and any run after it.
+        assert!(s.cron_run_due("A", later - chrono::Duration::seconds(1)));
+        assert!(s.cron_run_due("A", later + chrono::Duration::minutes(15)));
+        assert_eq!(s.next_due()["A"], later);
+        // Gone: never due, and left out of the due times.
+        s.apply(&report(NextAttempt::gone()));
+        assert!(!s.cron_run_due("A", later + chrono::Duration::days(30)));
+        assert!(s.is_gone("A"));
+        assert!(s.next_due().is_empty());
+        assert!(!s.cron_run_due("unknown", now));
+    }
+
+    #[tokio::test]
+    async fn restore_keeps_polite_waits_when_daemon_restarts() {
+        let s = scheduler("15m").await;
+        let first = s.next_due()["A"];
+        let status = |reason: Option<Reason>, at: DateTime<Utc>, gone: bool| SourceStatus {
+            name: "A".into(),
+            url: "https://a.example/feed".into(),
+            title: None,
+            site_url: None,
+            last_fetch_at: None,
+            last_outcome: None,
+            last_http_status: None,
+            last_error: None,
+            last_success_at: None,
+            consecutive_failures: 0,
+            items_new: 0,
+            items_updated: 0,
+            next_fetch_at: Some(at),
+            next_fetch_reason: reason,
+            fetch_url: None,
+            retry_after_until: None,
+            gone_at: gone.then_some(at),
+            articles: 0,
+        };
+        // A plain scheduled time is not kept: a restart fetches as usual.
+        let soon_after = first + chrono::Duration::minutes(10);
+        s.restore(&[status(Some(Reason::Schedule), soon_after, false)]);
+        assert_eq!(s.next_due()["A"], first);
+        // A backoff, Retry-After or floor is.
+        for reason in [Reason::Backoff, Reason::RetryAfter, Reason::Ttl] {
+            s.restore(&[status(Some(reason), soon_after, false)]);
+            assert_eq!(s.next_due()["A"], soon_after, "{reason}");
+        }
+        s.restore(&[status(Some(Reason::Gone), soon_after, true)]);
+        assert!(s.is_gone("A"));
+    }
 
     #[test]
     fn spread_offset_is_stable_and_within_window_when_many_sources() {

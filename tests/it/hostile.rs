@@ -32,6 +32,18 @@ fn small_feed(tag: &str, ttl: Option<u32>) -> String {
     )
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn brotli(data: &[u8]) -> Vec<u8> {
+    let mut w = brotli::CompressorWriter::new(Vec::new(), 4096, 9, 22);
+    w.write_all(data).unwrap();
+    w.into_inner()
+}
+
 /// 64 MiB of zeros as a gzip body of about 64 KB: one compressed MiB, repeated as gzip
 /// members (a valid multi-member stream).
 fn gzip_bomb() -> Vec<u8> {
@@ -153,6 +165,19 @@ async fn hostile_sources_fail_cleanly_and_daemon_serves_when_fetched_in_one_tick
     origin.set_status("/flaky.xml", 500);
     origin.serve_raw("/gone.xml", 410, &[], b"gone".to_vec());
     let reset_url = resetting_origin(fixture("diplomat-wordpress.xml").into_bytes()).await;
+    // Well-behaved compressed feeds, decoded by the fetcher itself.
+    origin.serve_raw(
+        "/gzipped.xml",
+        200,
+        &[("content-encoding", "gzip")],
+        gzip(small_feed("gzipped", None).as_bytes()),
+    );
+    origin.serve_raw(
+        "/brotli.xml",
+        200,
+        &[("content-encoding", "br")],
+        brotli(small_feed("brotli", None).as_bytes()),
+    );
 
     let sources = [
         ("Good", origin.url("/good.xml")),
@@ -168,6 +193,8 @@ async fn hostile_sources_fail_cleanly_and_daemon_serves_when_fetched_in_one_tick
         ("Flaky", origin.url("/flaky.xml")),
         ("Gone", origin.url("/gone.xml")),
         ("Reset", reset_url.clone()),
+        ("Gzipped", origin.url("/gzipped.xml")),
+        ("Brotli", origin.url("/brotli.xml")),
     ];
     let tables: String = sources
         .iter()
@@ -197,7 +224,7 @@ async fn hostile_sources_fail_cleanly_and_daemon_serves_when_fetched_in_one_tick
     );
 
     // The well-behaved sources were fetched in the same tick.
-    for name in ["Good", "Wire"] {
+    for name in ["Good", "Wire", "Gzipped", "Brotli"] {
         let r = report(&reports, name);
         assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
         assert_eq!(r.consecutive_failures, 0);
@@ -244,6 +271,9 @@ async fn hostile_sources_fail_cleanly_and_daemon_serves_when_fetched_in_one_tick
     let limited = failed("Limited");
     assert_eq!(limited.http_status, Some(429));
     assert_eq!(limited.next_attempt.reason, Reason::RetryAfter);
+    for name in ["Gzipped", "Brotli"] {
+        assert_eq!(report(&reports, name).items_new, 1, "{name}");
+    }
     let gone = report(&reports, "Gone");
     assert_eq!(gone.outcome, Outcome::Gone, "{gone:?}");
     assert!(error_of(gone).contains("disabled until its url changes"));
@@ -388,7 +418,8 @@ async fn retry_after_is_honoured_when_scheduler_ticks_and_fetch_command_runs() {
     assert!(stdout.contains("0 failed, 1 skipped"), "{stdout}");
     assert_eq!(origin.hits("/busy.xml"), 1);
 
-    // The scheduler: not due half an hour later, due after the hour.
+    // The scheduler, even after a restart: not due half an hour later, due after the hour.
+    let app = app.restart(&hostile_config(&sources)).await;
     let reports = app.handle.tick(t0 + chrono::Duration::minutes(30)).await;
     assert!(reports.iter().all(|r| r.source != "Busy"), "{reports:?}");
     origin.serve("/busy.xml", &small_feed("busy", None), RSS);
@@ -688,4 +719,132 @@ async fn redirect_to_private_address_is_refused_when_source_is_guarded() {
     // Only the one allowed fetch of the target arrived.
     assert_eq!(origin.hits("/feed.xml"), 1);
     pipeline.store().close().await;
+}
+
+/// The high-water mark of a process's resident memory, in KiB (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Peak memory of `feedmill fetch` over 1,000 sources on local origins, 40 % of them hostile
+/// (endless, gzip bomb, 200 MB, rate-limited, failing, deeply nested, reset, dripping), with
+/// the default `max_body` (16 MiB) and `concurrency` (16). Run it with the release binary:
+///
+/// ```text
+/// cargo build --release
+/// FEEDMILL_BIN=target/release/feedmill cargo test --test it peak_memory -- --ignored --nocapture
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measures a (release) binary for a minute; run by hand, see the doc comment"]
+async fn peak_memory_stays_bounded_when_fetching_1000_sources() {
+    let origin = Origin::start().await;
+    let reset_url = resetting_origin(fixture("diplomat-wordpress.xml").into_bytes()).await;
+    let bomb = gzip_bomb();
+    let deep = deep_nesting();
+    let mut tables = String::new();
+    for i in 0..1000 {
+        let path = format!("/s{i}.xml");
+        let url = match i % 10 {
+            0..=5 => {
+                let items: String = (0..20)
+                    .map(|n| {
+                        format!(
+                            "<item><title>Story {n} of source {i}</title><link>https://s{i}.example/{n}</link>\
+<description>{}</description></item>",
+                            "Some words of a summary. ".repeat(20)
+                        )
+                    })
+                    .collect();
+                let feed = format!(
+                    "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>s{i}</title>{items}</channel></rss>"
+                );
+                origin.serve(&path, &feed, RSS);
+                origin.url(&path)
+            }
+            6 => {
+                origin.stream(&path, Stream::Endless);
+                origin.url(&path)
+            }
+            7 => {
+                origin.serve_raw(&path, 200, &[("content-encoding", "gzip")], bomb.clone());
+                origin.url(&path)
+            }
+            8 => {
+                origin.stream(
+                    &path,
+                    Stream::Big {
+                        len: 200 * 1000 * 1000,
+                    },
+                );
+                origin.url(&path)
+            }
+            _ => {
+                match (i / 10) % 6 {
+                    0 => origin.serve_raw(&path, 429, &[("retry-after", "120")], Vec::new()),
+                    1 => origin.serve_raw(&path, 500, &[], Vec::new()),
+                    2 => origin.serve_raw(&path, 200, &[], deep.clone()),
+                    3 => origin.serve(&path, &billion_laughs(), RSS),
+                    4 => {
+                        tables += &source_table(&format!("Source {i:04}"), &reset_url, "");
+                        continue;
+                    }
+                    _ => origin.stream(
+                        &path,
+                        Stream::Drip {
+                            body: small_feed("drip", None).into_bytes(),
+                            every: Duration::from_millis(200),
+                        },
+                    ),
+                }
+                origin.url(&path)
+            }
+        };
+        tables += &source_table(&format!("Source {i:04}"), &url, "");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("feeds.toml");
+    let text = format!(
+        "[store]\npath = {:?}\n{}",
+        dir.path().join("store").display().to_string(),
+        config_with_fetch("allow_private = true\n", &tables)
+    );
+    std::fs::write(&config, text).unwrap();
+    let bin =
+        std::env::var("FEEDMILL_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_feedmill").into());
+    let out_path = dir.path().join("stdout.txt");
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(&bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("-q")
+        .arg("fetch")
+        .env_remove("FEEDMILL_STORE")
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_rss_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = started.elapsed();
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    let summary = stdout.lines().last().unwrap_or_default();
+    println!(
+        "{bin}: 1000 sources in {:.1} s, peak RSS {:.1} MiB, exit {:?}: {summary}",
+        took.as_secs_f64(),
+        peak as f64 / 1024.0,
+        status.code()
+    );
+    assert!(summary.starts_with("1000 sources"), "{stdout}");
+    assert!(peak > 0, "no /proc measurement");
+    assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
 }
