@@ -93,6 +93,14 @@ pub enum Command {
     },
     /// Exit 0 if the local server answers /healthz (for container health checks).
     Healthcheck,
+    /// Run a query over the stored articles: matches newest first, with what matched.
+    Search {
+        /// A query in the topic query language, e.g. 'kyrgyz* AND border*'.
+        query: String,
+        /// Show at most this many matches.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over -v/-q.
@@ -134,6 +142,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             output,
         } => render(config, &slug, format.into(), output.as_deref()).await,
         Command::Healthcheck => healthcheck(&config).await,
+        Command::Search { query, limit } => search(config, &query, limit).await,
     };
     match result {
         Ok(code) => code,
@@ -396,4 +405,63 @@ async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+async fn search(config: Config, text: &str, limit: usize) -> anyhow::Result<ExitCode> {
+    let query = match crate::topics::Query::parse(text) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("invalid query: {e}");
+            eprintln!("  {text}");
+            let col = text[..e.offset.min(text.len())].chars().count();
+            eprintln!("  {}^", " ".repeat(col));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let matcher = crate::topics::Matcher::new(std::slice::from_ref(&query));
+    let topics = crate::pipeline::TopicSet::new(&config);
+    let store = Store::open(&config.store.path).await?;
+    let mut hits = Vec::new();
+    let mut total = 0u64;
+    let mut after = 0;
+    loop {
+        let page = store.documents(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.article_id;
+        for doc in page {
+            total += 1;
+            let view = doc.document(topics.tags(&doc.source));
+            if matcher.is_match(0, &view) {
+                let terms = matcher.matched_terms(0, &view);
+                hits.push((doc, terms));
+            }
+        }
+    }
+    store.close().await;
+    hits.sort_by(|(a, _), (b, _)| {
+        b.published
+            .unwrap_or(b.first_seen)
+            .cmp(&a.published.unwrap_or(a.first_seen))
+            .then(b.article_id.cmp(&a.article_id))
+    });
+    let mut out = std::io::stdout().lock();
+    for (doc, terms) in hits.iter().take(limit) {
+        let date = doc.published.unwrap_or(doc.first_seen).format("%Y-%m-%d");
+        let title = if doc.title.is_empty() {
+            "(untitled)"
+        } else {
+            doc.title.as_str()
+        };
+        writeln!(out, "{date}  {}  [{}]", title, doc.source)?;
+        if let Some(url) = &doc.url {
+            writeln!(out, "            {url}")?;
+        }
+        writeln!(out, "            matched: {}", terms.join(", "))?;
+    }
+    writeln!(
+        out,
+        "{} of {total} stored articles match (query: {query})",
+        hits.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,9 @@
 use sha2::{Digest, Sha256};
 use url::Url;
 
-/// Query parameters that only track the reader and never select content.
-const TRACKING_PARAMS: &[&str] = &[
+/// Query parameters that only track the reader and never select content. Shared with
+/// `normalize`, which strips them from links inside republished HTML.
+pub(crate) const TRACKING_PARAMS: &[&str] = &[
     "fbclid",
     "gclid",
     "dclid",
@@ -32,7 +33,8 @@ const TRACKING_PARAMS: &[&str] = &[
     "at_campaign",
 ];
 
-fn is_tracking_param(name: &str) -> bool {
+/// Whether a query parameter name is one of [`TRACKING_PARAMS`] or `utm_*`.
+pub(crate) fn is_tracking_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with("utm_") || TRACKING_PARAMS.contains(&lower.as_str())
 }
@@ -75,7 +77,7 @@ pub fn canonical_url(link: &str) -> Option<String> {
 }
 
 /// The layer-1 key of an item within its source: its guid (a URL guid compared without scheme
-/// and host, so WordPress' http→https or host flips keep the key), else its link's canonical
+/// and host, so WordPress' http→https or host flips keep the key, but with its fragment), else its link's canonical
 /// form, else a hash of title and content. The prefix says which rule applied, so a guid can
 /// never collide with a link. Deterministic: never random.
 pub fn entry_key(guid: Option<&str>, link: Option<&str>, title: &str, content: &str) -> String {
@@ -87,6 +89,12 @@ pub fn entry_key(guid: Option<&str>, link: Option<&str>, title: &str, content: &
                 if let Some(q) = url.query() {
                     key.push('?');
                     key.push_str(q);
+                }
+                // A guid is an identifier, not a link: its fragment can be all that tells two
+                // items apart (a day's page with one anchor per post, as Scripting News does).
+                if let Some(f) = url.fragment() {
+                    key.push('#');
+                    key.push_str(f);
                 }
                 key
             }
@@ -171,6 +179,24 @@ mod tests {
         assert_ne!(h, entry_key(None, None, "title", "other"));
         // Field boundaries matter: ("ab","c") is not ("a","bc").
         assert_ne!(content_hash(&["ab", "c"]), content_hash(&["a", "bc"]));
+    }
+
+    #[test]
+    fn entry_key_keeps_guid_fragment_when_items_share_a_page() {
+        let a = entry_key(
+            Some("http://scripting.com/2017/06/26.html#a080605"),
+            None,
+            "",
+            "",
+        );
+        let b = entry_key(
+            Some("http://scripting.com/2017/06/26.html#a030658"),
+            None,
+            "",
+            "",
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, "guid:/2017/06/26.html#a080605");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! `feed_rs` entries → [`Article`]s, pure: absolute URLs, dates, plain-text titles, sanitized
 //! HTML and the plain text that topic queries match against.
+//!
+//! HTML is rewritten before ammonia sanitizes it ([`html`]): embedded frames become links to
+//! what they embedded, tracking pixels go; links lose their tracking parameters.
+
+mod html;
 
 use chrono::{DateTime, Duration, Utc};
 use feed_rs::model::{Entry, Text};
@@ -16,11 +21,7 @@ const FUTURE_TOLERANCE_MINUTES: i64 = 10;
 /// Turn one parsed entry into an article. `feed_url` is the URL the feed was fetched from, used
 /// to resolve relative links; `now` is the fetch time, used to clamp future dates.
 pub fn article(entry: &Entry, feed: &ParsedFeed, feed_url: &str, now: DateTime<Utc>) -> Article {
-    let base = entry
-        .base
-        .as_deref()
-        .and_then(|b| Url::parse(feed_url).ok().and_then(|f| f.join(b).ok()))
-        .or_else(|| Url::parse(feed_url).ok());
+    let base = content_base(entry, feed_url);
     let url = entry_link(entry, base.as_ref());
     let title = entry
         .title
@@ -41,7 +42,7 @@ pub fn article(entry: &Entry, feed: &ParsedFeed, feed_url: &str, now: DateTime<U
             if is_html {
                 sanitize_html(body, base.as_ref())
             } else {
-                plain_to_html(body)
+                plain_to_html(&decode_leftover_entities(body))
             }
         })
         .filter(|h| !h.trim().is_empty());
@@ -106,6 +107,40 @@ pub fn article(entry: &Entry, feed: &ParsedFeed, feed_url: &str, now: DateTime<U
     }
 }
 
+/// The base URL for relative URLs inside the entry's HTML: the effective `xml:base` where
+/// feed-rs tells it (it stores the one in force at `content:encoded` as the content's `src`,
+/// and an Atom `<content xml:base>` as the entry's `base`), else the feed's URL — the
+/// document's own base per RFC 3986.
+fn content_base(entry: &Entry, feed_url: &str) -> Option<Url> {
+    let feed = Url::parse(feed_url).ok();
+    if let Some(content) = &entry.content
+        && content.body.is_some()
+        && let Some(src) = &content.src
+        && let Ok(url) = Url::parse(&src.href)
+    {
+        return Some(url);
+    }
+    entry
+        .base
+        .as_deref()
+        .and_then(|b| match &feed {
+            Some(f) => f.join(b.trim()).ok(),
+            None => Url::parse(b.trim()).ok(),
+        })
+        .or(feed)
+}
+
+/// Named HTML entities left in text that XML already unescaped: either ones XML does not
+/// define (`&nbsp;`, kept verbatim by the XML reader) or double-escaped ones; the publisher
+/// meant the character in both cases.
+fn decode_leftover_entities(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('&') {
+        html_escape::decode_html_entities(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 fn c_is_html(entry: &Entry) -> bool {
     entry.content.as_ref().is_none_or(|c| {
         let essence = c.content_type.essence().to_string();
@@ -139,7 +174,7 @@ pub fn absolute_url(href: &str, base: Option<&Url>) -> Option<String> {
 fn text_as_html(text: &Text, base: Option<&Url>) -> String {
     if text.content_type.essence().to_string() == "text/plain" && !looks_like_markup(&text.content)
     {
-        plain_to_html(&text.content)
+        plain_to_html(&decode_leftover_entities(&text.content))
     } else {
         sanitize_html(&text.content, base)
     }
@@ -153,10 +188,17 @@ fn looks_like_markup(s: &str) -> bool {
         || s.contains("&nbsp;")
 }
 
-/// Sanitize an HTML fragment for republishing: ammonia's safe allow-list (no scripts, styles,
-/// event handlers, `javascript:` URLs or iframes) and every relative URL made absolute.
+/// Sanitize an HTML fragment for republishing: embeds turned into links and tracking pixels
+/// dropped first, then ammonia's safe allow-list (no scripts, styles, event handlers,
+/// `javascript:` URLs or iframes), every relative URL made absolute and tracking parameters
+/// removed from links. XML-illegal control characters never survive.
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
+    let rewritten = html::rewrite(html, base);
     let mut builder = ammonia::Builder::default();
+    builder.attribute_filter(|element, attribute, value| match (element, attribute) {
+        ("a", "href") => Some(html::strip_tracking_params(value)),
+        _ => Some(std::borrow::Cow::Borrowed(value)),
+    });
     match base {
         Some(b) => {
             builder.url_relative(ammonia::UrlRelative::RewriteWithBase(b.clone()));
@@ -165,7 +207,19 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
             builder.url_relative(ammonia::UrlRelative::Deny);
         }
     }
-    builder.clean(html).to_string().trim().to_owned()
+    let clean = builder.clean(&rewritten).to_string();
+    let clean = clean.trim();
+    if clean.contains(is_xml_illegal) {
+        clean.replace(is_xml_illegal, "")
+    } else {
+        clean.to_owned()
+    }
+}
+
+/// Characters XML 1.0 forbids (C0 controls but tab and newlines, U+FFFE, U+FFFF): the XML
+/// reader passes them through, and no output format may carry them.
+fn is_xml_illegal(c: char) -> bool {
+    (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
 }
 
 /// Plain text as an HTML fragment: escaped, blank-line separated paragraphs.
@@ -251,9 +305,10 @@ pub fn html_to_text(html: &str) -> String {
     collapse_whitespace(&html_escape::decode_html_entities(&out))
 }
 
+/// Words separated by one space; control characters count as space (see [`is_xml_illegal`]).
 fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
+    for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}' || is_xml_illegal(c)) {
         if word.is_empty() {
             continue;
         }
@@ -372,5 +427,85 @@ mod tests {
         );
         assert!(a.entry_key.starts_with("hash:"));
         assert_eq!(a.entry_key, b.entry_key);
+    }
+
+    fn first(xml: &str) -> Article {
+        let feed = parsed(xml);
+        let now = Utc.with_ymd_and_hms(2024, 5, 8, 0, 0, 0).unwrap();
+        article(&feed.entries[0], &feed, "https://example.org/feed/", now)
+    }
+
+    #[test]
+    fn article_links_embeds_and_drops_pixels_when_content_has_them() {
+        let a = first(
+            r#"<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title><item><guid>1</guid><title>x</title>
+            <content:encoded><![CDATA[<p>Watch <a href="/v?utm_source=rss&amp;id=3">this</a></p><iframe src="https://player.example.com/v/9"></iframe><img src="https://example.org/i.png"><img src="https://t.example/p.gif" width="1" height="1">]]></content:encoded></item></channel></rss>"#,
+        );
+        let html = a.content_html.unwrap();
+        assert!(
+            !html.contains("iframe") && !html.contains("p.gif"),
+            "{html}"
+        );
+        assert!(html.contains(r#"<a href="https://player.example.com/v/9" rel="noopener noreferrer">Embedded content from player.example.com</a>"#), "{html}");
+        assert!(
+            html.contains(r#"href="https://example.org/v?id=3""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"src="https://example.org/i.png""#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn article_resolves_content_urls_against_xml_base_when_given() {
+        let a = first(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/blog/"><title>T</title><id>urn:f</id>
+            <entry><id>urn:e</id><title>e</title><link href="posts/1"/>
+            <content type="html" xml:base="https://cdn.example.net/img/">&lt;img src="a.png"&gt;</content></entry></feed>"#,
+        );
+        assert_eq!(a.url.as_deref(), Some("https://example.org/blog/posts/1"));
+        assert!(
+            a.content_html
+                .unwrap()
+                .contains(r#"src="https://cdn.example.net/img/a.png""#)
+        );
+        let b = first(
+            r#"<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>
+            <item xml:base="https://example.org/2024/"><guid>1</guid><title>x</title><link>post</link>
+            <content:encoded>&lt;a href="other"&gt;o&lt;/a&gt;</content:encoded></item></channel></rss>"#,
+        );
+        assert_eq!(b.url.as_deref(), Some("https://example.org/2024/post"));
+        assert!(
+            b.content_html
+                .unwrap()
+                .contains(r#"href="https://example.org/2024/other""#)
+        );
+        // On the entry (Mephisto, Typepad), inherited by content without its own.
+        let c = first(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://example.org/"><title>T</title><id>urn:f</id>
+            <entry xml:base="https://hoth.example/"><id>urn:e</id><title>e</title>
+            <summary type="html">&lt;a href="/s"&gt;s&lt;/a&gt;</summary>
+            <content type="html" xml:base="2024/">&lt;img src="a.png"&gt;</content></entry></feed>"#,
+        );
+        assert!(
+            c.summary_html
+                .unwrap()
+                .contains(r#"href="https://hoth.example/s""#)
+        );
+        assert!(
+            c.content_html
+                .unwrap()
+                .contains(r#"src="https://hoth.example/2024/a.png""#)
+        );
+    }
+
+    #[test]
+    fn article_decodes_leftover_entities_and_drops_controls_when_xml_kept_them() {
+        let a = first(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title><id>urn:f</id><entry><id>urn:e</id><title>a&nbsp;b\u{1}c&mdash;d</title><content type=\"text\">x&hellip;</content></entry></feed>",
+        );
+        assert_eq!(a.title, "a b c\u{2014}d");
+        assert_eq!(a.content_html.as_deref(), Some("<p>x\u{2026}</p>"));
     }
 }

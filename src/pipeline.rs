@@ -234,6 +234,7 @@ struct ParsedChannel {
 /// Parse and normalize a fetched body. CPU-bound, and at the mercy of the bytes a stranger
 /// sent: run it off the async workers (see `Pipeline::fetch_and_parse`).
 fn parse_body(
+    source: &str,
     body: &[u8],
     content_type: Option<&str>,
     final_url: &str,
@@ -241,6 +242,15 @@ fn parse_body(
 ) -> Result<ParsedChannel, String> {
     let feed: ParsedFeed =
         parse::parse(body, content_type, final_url).map_err(|e| e.to_string())?;
+    if !feed.recovered.is_empty() {
+        tracing::info!(
+            source = %source,
+            url = %final_url,
+            encoding = feed.encoding,
+            recovered = ?feed.recovered,
+            "feed needed recovery"
+        );
+    }
     let mut seen = std::collections::HashSet::new();
     let articles = feed
         .entries
@@ -586,11 +596,12 @@ impl Pipeline {
         let final_url = fetched.final_url.clone();
         let content_type = fetched.content_type.clone();
         let body = fetched.body;
+        let name = source.name.clone();
         // Off the async workers: a pathological document (deep nesting in embedded HTML can
         // take the sanitizer seconds) must not stall the HTTP server or other fetches, and a
         // panic in a parser becomes this source's error instead of a dead task.
         let parsed = tokio::task::spawn_blocking(move || {
-            parse_body(&body, content_type.as_deref(), &final_url, now)
+            parse_body(&name, &body, content_type.as_deref(), &final_url, now)
         })
         .await
         .unwrap_or_else(|e| {

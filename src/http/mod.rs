@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::index))
         .route("/topics/{file}", get(feeds::topic_file))
         .route("/sources", get(pages::sources))
+        .route("/topics.opml", get(feeds::opml))
         .route("/healthz", get(health::healthz))
         .fallback(error::not_found)
         .layer(CompressionLayer::new().gzip(true).br(true))

@@ -13,7 +13,8 @@ use crate::store::SourceStatus;
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#222}\
 a{color:#0645ad}h1{font-size:1.6rem}li{margin:.6rem 0}.meta{color:#666;font-size:.9rem}code{background:#f3f3f3;padding:0 .3rem}\
 table{border-collapse:collapse;font-size:.85rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-th{background:#f6f6f6}td.n{text-align:right}tr.failed td,tr.gone td{background:#fff0f0}.scroll{overflow-x:auto}";
+th{background:#f6f6f6}td.n{text-align:right}tr.failed td,tr.gone td{background:#fff0f0}.scroll{overflow-x:auto}\
+.hint{background:#fff8d6;padding:.6rem .8rem;border-radius:4px}";
 
 fn page(title: &str, head: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -74,13 +75,31 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, HttpError>
         ));
     }
     let body = format!(
-        "<h1>feedmill</h1><p>Topic feeds built from {} sources. Paste a feed URL into your reader.</p><ul>{items}</ul>",
-        config.sources.len()
+        "<h1>feedmill</h1><p>Topic feeds built from {} sources. Paste a feed URL into your reader, or import <a href=\"{}\">all topics as OPML</a>.</p><ul>{items}</ul>",
+        config.sources.len(),
+        attr(&format!("{base}/topics.opml")),
     );
     Ok(page("feedmill topics", &head, &body).into_response())
 }
 
 pub async fn topic_page(state: &AppState, slug: &str) -> Result<Response, HttpError> {
+    topic_html(state, slug, None).await
+}
+
+/// The topic page, for a browser that opened one of the topic's feed URLs.
+pub async fn topic_page_for_feed(
+    state: &AppState,
+    slug: &str,
+    format: Format,
+) -> Result<Response, HttpError> {
+    topic_html(state, slug, Some(format)).await
+}
+
+async fn topic_html(
+    state: &AppState,
+    slug: &str,
+    opened: Option<Format>,
+) -> Result<Response, HttpError> {
     let feed = state.catalog.feed(slug, Utc::now()).await?;
     let base = &feed.base_url;
     let head = feed_links(base, slug, &feed.title);
@@ -113,11 +132,28 @@ pub async fn topic_page(state: &AppState, slug: &str) -> Result<Response, HttpEr
         ));
     }
     let body = format!(
-        "<p><a href=\"{}/\">← all topics</a></p><h1>{}</h1><p>{}</p><p>Subscribe in your reader: <code>{}</code></p><ul>{items}</ul>",
+        "<p><a href=\"{}/\">← all topics</a></p><h1>{}</h1><p>{}</p>{hint}<p>Subscribe in your reader: <code>{}</code> ({})</p><ul>{items}</ul>",
         attr(base),
         text(&feed.title),
         text(&feed.description),
         text(&publish::feed_url(base, slug, Format::Atom)),
+        Format::ALL
+            .iter()
+            .map(|f| format!(
+                "<a href=\"{}\">{}</a>",
+                attr(&publish::feed_url(base, slug, *f)),
+                f.extension()
+            ))
+            .collect::<Vec<_>>()
+            .join(" · "),
+        hint = match opened {
+            Some(f) => format!(
+                "<p class=\"hint\"><strong>This address is a feed.</strong> Paste <code>{}</code> into your feed reader to subscribe; readers get the {} feed, browsers this page.</p>",
+                text(&publish::feed_url(base, slug, f)),
+                f.extension()
+            ),
+            None => String::new(),
+        },
     );
     Ok(page(&feed.title, &head, &body).into_response())
 }

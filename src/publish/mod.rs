@@ -11,6 +11,7 @@
 
 pub mod cache;
 mod html;
+mod opml;
 
 mod atom;
 mod json;
@@ -85,6 +86,8 @@ impl Format {
 
 /// The URL a topic feed is served at: `{base}/topics/{slug}.{ext}`. Feeds use it as their
 /// `rel="self"` link, which the validator requires to equal the URL it fetched.
+pub use opml::{OpmlTopic, render_opml};
+
 pub fn feed_url(base_url: &str, slug: &str, format: Format) -> String {
     format!("{}.{}", page_url(base_url, slug), format.extension())
 }

@@ -173,21 +173,8 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
 
-    /// The validators of the last successful fetch, for a conditional GET.
-    pub async fn validators(&self, source: &str) -> Result<crate::fetch::Validators, StoreError> {
-        let row = sqlx::query("SELECT etag, last_modified FROM sources WHERE name = ?1")
-            .bind(source)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("read validators"))?
-            .ok_or_else(|| StoreError::UnknownSource(source.to_owned()))?;
-        Ok(crate::fetch::Validators {
-            etag: row.get(0),
-            last_modified: row.get(1),
-        })
-    }
-
-    /// What the pipeline needs of a source before fetching it.
+    /// What the pipeline needs of a source before fetching it: the validators of the last
+    /// successful fetch (for a conditional GET), where it moved, and what politeness asks.
     pub async fn fetch_state(&self, source: &str) -> Result<FetchState, StoreError> {
         let row = sqlx::query(
             "SELECT etag, last_modified, fetch_url, consecutive_failures, feed_ttl_minutes,

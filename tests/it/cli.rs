@@ -98,3 +98,26 @@ async fn render_writes_the_served_feed_when_given_output_file() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn search_shows_matches_and_matched_terms_when_query_hits() {
+    let app = fetched_app().await;
+    let out = feedmill(&app, &["search", "kyrgyz* AND (border* OR rice)"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("China, Kyrgyzstan Ties Warm  [The Diplomat]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("matched: kyrgyz*, border*"), "{stdout}");
+    assert!(stdout.contains("1 of 2 stored articles match"), "{stdout}");
+
+    let bad = feedmill(&app, &["search", "(kyrgyz* OR"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid query"));
+    app.stop().await;
+}

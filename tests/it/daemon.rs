@@ -307,7 +307,8 @@ async fn index_page_links_every_topic_feed_when_opened() {
 async fn failing_source_is_recorded_and_others_still_served_when_origin_errors() {
     let origin = Origin::start().await;
     origin.serve("/feed/", &fixture("diplomat-wordpress.xml"), RSS);
-    origin.serve("/broken.xml", "<rss><channel><item>", RSS);
+    // Not a feed a lenient reader could recover (a truncated `<rss>` now is).
+    origin.serve("/broken.xml", "<not-a-feed><x>", RSS);
     let app = TestApp::spawn(&config_with_sources(&[
         ("The Diplomat", origin.url("/feed/")),
         ("Broken", origin.url("/broken.xml")),
@@ -405,6 +406,86 @@ async fn fetch_command_exits_1_when_a_source_fails() {
     assert!(
         stdout.contains("failed") && stdout.contains("/feed/"),
         "{stdout}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browser_gets_topic_page_and_reader_gets_feed_when_opening_feed_url() {
+    let (_origin, app) = diplomat_app().await;
+    app.tick().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/topics/central-asia-security.atom", app.base);
+    let browser = client
+        .get(&url)
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        browser.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = browser.text().await.unwrap();
+    assert!(
+        page.contains("This address is a feed") && page.contains(ARTICLE_TITLE),
+        "{page}"
+    );
+    for accept in ["*/*", "application/atom+xml, text/html;q=0.5"] {
+        let reader = client
+            .get(&url)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            reader.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/atom+xml"),
+            "{accept}"
+        );
+        assert!(
+            reader
+                .headers()
+                .get_all("vary")
+                .iter()
+                .any(|v| v.to_str().unwrap().contains("accept"))
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn opml_lists_every_topic_feed_when_requested() {
+    let (_origin, app) = diplomat_app().await;
+    let response = app.get("/topics.opml").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/x-opml")
+    );
+    let body = response.text().await.unwrap();
+    for slug in ["central-asia-security", "football"] {
+        assert!(
+            body.contains(&format!("xmlUrl=\"{}/topics/{slug}.atom\"", app.base)),
+            "{body}"
+        );
+    }
+    assert!(
+        app.get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("/topics.opml")
     );
     app.stop().await;
 }
