@@ -90,6 +90,7 @@ impl App {
         let catalog = Arc::new(Catalog::new(store.clone(), config.clone()));
         catalog.refresh_versions().await?;
         let scheduler = Scheduler::new(pipeline.clone(), now);
+        scheduler.restore(&store.source_statuses().await?);
         let addr = config.server.listen.clone();
         let listener = TcpListener::bind(&addr)
             .await

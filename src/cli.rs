@@ -240,7 +240,8 @@ async fn fetch(config: Config, names: &[String]) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     print_reports(&mut out, &reports)?;
     pipeline.store().close().await;
-    let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
+    // A skip (gone, or an unexpired Retry-After) is not a failure.
+    let failed = reports.iter().any(|r| r.outcome.is_failure());
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -278,19 +279,38 @@ pub fn print_reports(out: &mut impl Write, reports: &[SourceReport]) -> std::io:
             r.elapsed_ms
         )?;
         if let Some(err) = &r.error {
-            writeln!(out, "{:<width$}  error: {err}", "")?;
+            let label = if r.outcome == Outcome::Skipped {
+                "skipped"
+            } else {
+                "error"
+            };
+            writeln!(out, "{:<width$}  {label}: {err}", "")?;
+        }
+        if r.outcome.is_failure() {
+            let next = match r.next_attempt.at {
+                Some(at) => format!(
+                    "next attempt {} ({})",
+                    at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    r.next_attempt.reason
+                ),
+                None => "not fetched again until its url changes in feeds.toml".to_owned(),
+            };
+            let failures = match r.consecutive_failures {
+                1 => "1 failure".to_owned(),
+                n => format!("{n} failures"),
+            };
+            writeln!(out, "{:<width$}  {failures} in a row; {next}", "")?;
         }
     }
-    let failed = reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .count();
+    let count = |o: Outcome| reports.iter().filter(|r| r.outcome == o).count();
+    let failed = reports.iter().filter(|r| r.outcome.is_failure()).count();
     let new: usize = reports.iter().map(|r| r.items_new).sum();
     writeln!(
         out,
-        "{} sources, {} failed, {} new articles",
+        "{} sources, {} failed, {} skipped, {} new articles",
         reports.len(),
         failed,
+        count(Outcome::Skipped),
         new
     )
 }

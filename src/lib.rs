@@ -12,7 +12,8 @@
 //! - [`config`]: `feeds.toml` read (raw serde mirror) then validated and compiled.
 //! - [`schedule`]: which source is due; one cron job per source; `tick(now)` for tests.
 //! - [`pipeline`]: the only module that knows the order of the stages.
-//! - [`fetch`]: conditional HTTP GET with limits, per-host politeness and the SSRF guard.
+//! - [`fetch`]: conditional HTTP GET with limits, redirects, per-host politeness and the SSRF guard.
+//! - [`politeness`]: when a source may be fetched next (ttl, max-age, backoff, Retry-After); pure.
 //! - [`parse`], [`normalize`], [`dedup`], [`topics`], [`publish`]: pure, no I/O, no clock.
 //! - [`store`]: SQLite (WAL): sources, articles, stories, topic membership and versions.
 //! - [`catalog`]: topic feeds as served: read from the store, rendered once per change.
@@ -31,6 +32,7 @@ pub mod model;
 pub mod normalize;
 pub mod parse;
 pub mod pipeline;
+pub mod politeness;
 pub mod publish;
 pub mod schedule;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The only place that knows the order of the stages (DESIGN §2):
-//! fetch → stop on 304 → parse → normalize → match topics → store (dedup) → record the outcome.
+//! fetch → stop on 304 → parse → normalize → match topics → store (dedup) → record the outcome
+//! and when the source is next due ([`politeness`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Request, Va
 use crate::model::{Article, Document};
 use crate::normalize;
 use crate::parse::{self, ParsedFeed};
-use crate::store::{FetchRecord, FetchResult, Incoming, Membership, Store, StoreError};
+use crate::politeness::{self, NextAttempt, Reason};
+use crate::store::{FetchRecord, FetchResult, FetchState, Incoming, Membership, Store, StoreError};
 use crate::topics::{Field, Matcher, Query};
 
 /// Articles of stored documents read per page during a backfill.
@@ -33,6 +35,11 @@ pub enum Outcome {
     Ok,
     NotModified,
     Failed,
+    /// 410 Gone: a failure, and the source is disabled until its url changes in feeds.toml.
+    Gone,
+    /// Not fetched: the source is gone, or its server's `Retry-After` has not expired. Not a
+    /// failure.
+    Skipped,
 }
 
 impl Outcome {
@@ -41,7 +48,14 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::NotModified => "not_modified",
             Outcome::Failed => "failed",
+            Outcome::Gone => "gone",
+            Outcome::Skipped => "skipped",
         }
+    }
+
+    /// What makes `feedmill fetch` exit 1.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Gone)
     }
 }
 
@@ -55,7 +69,12 @@ pub struct SourceReport {
     pub items_seen: usize,
     pub items_new: usize,
     pub items_updated: usize,
+    /// The error of a failure, or why the source was skipped.
     pub error: Option<String>,
+    /// Failures in a row, this one included (0 after a success).
+    pub consecutive_failures: u32,
+    /// When the source is due again, and why then.
+    pub next_attempt: NextAttempt,
 }
 
 /// The compiled topics: slugs in config order and one matcher deciding all of them.
@@ -172,15 +191,80 @@ struct Acquired {
     /// Time spent fetching and parsing (not waiting for other sources' ingest).
     elapsed_ms: u64,
     at: DateTime<Utc>,
-    result: Result<Option<Fetched>, (Option<u16>, String)>,
+    /// Failures in a row before this attempt.
+    failures_before: u32,
+    /// The URL fetched: the configured one, or where a permanent redirect moved the feed.
+    url: String,
+    result: Acquisition,
+}
+
+enum Acquisition {
+    Skipped {
+        reason: String,
+        next: NextAttempt,
+    },
+    NotModified {
+        moved_to: Option<String>,
+        floor: Option<(DateTime<Utc>, Reason)>,
+    },
+    Fetched(Fetched),
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry_after_until: Option<DateTime<Utc>>,
+    },
 }
 
 struct Fetched {
     status: u16,
     validators: Validators,
-    feed_title: Option<String>,
+    moved_to: Option<String>,
+    floor: Option<(DateTime<Utc>, Reason)>,
+    feed: ParsedChannel,
+}
+
+/// A parsed and normalized feed: what is stored of it.
+struct ParsedChannel {
+    title: Option<String>,
     site_url: Option<String>,
+    ttl_minutes: Option<u32>,
     articles: Vec<Article>,
+}
+
+/// Parse and normalize a fetched body. CPU-bound, and at the mercy of the bytes a stranger
+/// sent: run it off the async workers (see `Pipeline::fetch_and_parse`).
+fn parse_body(
+    source: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+    final_url: &str,
+    now: DateTime<Utc>,
+) -> Result<ParsedChannel, String> {
+    let feed: ParsedFeed =
+        parse::parse(body, content_type, final_url).map_err(|e| e.to_string())?;
+    if !feed.recovered.is_empty() {
+        tracing::info!(
+            source = %source,
+            url = %final_url,
+            encoding = feed.encoding,
+            recovered = ?feed.recovered,
+            "feed needed recovery"
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    let articles = feed
+        .entries
+        .iter()
+        .map(|entry| normalize::article(entry, &feed, final_url, now))
+        // A feed listing the same entry twice (duplicate guids) keeps the first.
+        .filter(|a| seen.insert(a.entry_key.clone()))
+        .collect();
+    Ok(ParsedChannel {
+        title: feed.title.as_deref().map(normalize::plain_text),
+        site_url: feed.site_url.clone(),
+        ttl_minutes: feed.ttl_minutes,
+        articles,
+    })
 }
 
 /// Runs refreshes. Cheap to share: hold it in an `Arc`.
@@ -195,21 +279,31 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn build(config: Arc<Config>, store: Store) -> Result<Pipeline, PipelineError> {
-        let fetcher = Fetcher::build(FetchSettings {
+        let fetcher = Fetcher::build(Pipeline::fetch_settings(&config))?;
+        Ok(Pipeline::with_fetcher(config, store, fetcher))
+    }
+
+    /// What the fetcher takes of the configuration.
+    pub fn fetch_settings(config: &Config) -> FetchSettings {
+        FetchSettings {
             timeout: config.fetch.timeout,
             max_body: config.fetch.max_body,
             user_agent: config.fetch.user_agent.clone(),
             per_host: config.fetch.per_host,
             host_spacing: config.fetch.host_spacing,
             ca_file: config.fetch.ca_file.clone(),
-        })?;
-        Ok(Pipeline {
+        }
+    }
+
+    /// A pipeline around a fetcher built elsewhere (tests pin DNS names with one).
+    pub fn with_fetcher(config: Arc<Config>, store: Store, fetcher: Fetcher) -> Pipeline {
+        Pipeline {
             store,
             fetcher,
             topics: TopicSet::new(&config),
             config,
             changed: Arc::new(Notify::new()),
-        })
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -341,8 +435,9 @@ impl Pipeline {
     pub async fn refresh_source(&self, source: &SourceConfig, now: DateTime<Utc>) -> SourceReport {
         let acquired = self.acquire(source, now).await;
         let mut batch = Vec::new();
-        if let Ok(Some(fetched)) = &acquired.result {
+        if let Acquisition::Fetched(fetched) = &acquired.result {
             batch = fetched
+                .feed
                 .articles
                 .iter()
                 .map(|a| (source.name.clone(), a.clone()))
@@ -380,7 +475,12 @@ impl Pipeline {
         let batch: Vec<(String, Article)> = acquired
             .iter()
             .filter_map(|a| match &a.result {
-                Ok(Some(f)) => Some(f.articles.iter().map(|art| (a.source.clone(), art.clone()))),
+                Acquisition::Fetched(f) => Some(
+                    f.feed
+                        .articles
+                        .iter()
+                        .map(|art| (a.source.clone(), art.clone())),
+                ),
                 _ => None,
             })
             .flatten()
@@ -398,67 +498,132 @@ impl Pipeline {
 
     async fn acquire(&self, source: &SourceConfig, now: DateTime<Utc>) -> Acquired {
         let started = Instant::now();
-        let result = self.fetch_and_parse(source, now).await;
+        let (state, result) = match self.store.fetch_state(&source.name).await {
+            Ok(state) => {
+                let result = self.fetch_and_parse(source, &state, now).await;
+                (state, result)
+            }
+            Err(e) => (
+                FetchState::default(),
+                Acquisition::Failed {
+                    status: None,
+                    error: e.to_string(),
+                    retry_after_until: None,
+                },
+            ),
+        };
         Acquired {
             source: source.name.clone(),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             at: now,
+            failures_before: state.consecutive_failures,
+            url: state.fetch_url.unwrap_or_else(|| source.url.to_string()),
             result,
         }
     }
 
+    /// Skip a gone source or one whose `Retry-After` has not expired (whoever asks: the
+    /// scheduler or `feedmill fetch`); else fetch, and parse what changed.
     async fn fetch_and_parse(
         &self,
         source: &SourceConfig,
+        state: &FetchState,
         now: DateTime<Utc>,
-    ) -> Result<Option<Fetched>, (Option<u16>, String)> {
-        let validators = self
-            .store
-            .validators(&source.name)
-            .await
-            .map_err(|e| (None, e.to_string()))?;
+    ) -> Acquisition {
+        let url = state
+            .fetch_url
+            .clone()
+            .unwrap_or_else(|| source.url.to_string());
+        if let Some(gone) = state.gone_at {
+            return Acquisition::Skipped {
+                reason: format!(
+                    "gone: {url} answered HTTP 410 Gone on {}; change the source's url in feeds.toml to enable it again",
+                    gone.format("%Y-%m-%d %H:%M UTC")
+                ),
+                next: NextAttempt::gone(),
+            };
+        }
+        if let Some(until) = state.retry_after_until.filter(|t| *t > now) {
+            let status = state
+                .last_http_status
+                .map(|s| format!(" after HTTP {s}"))
+                .unwrap_or_default();
+            return Acquisition::Skipped {
+                reason: format!(
+                    "retry-after: {url} asked not to be fetched before {}{status}",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                next: NextAttempt {
+                    at: Some(until),
+                    reason: Reason::RetryAfter,
+                },
+            };
+        }
         let request = Request {
-            url: source.url.to_string(),
-            validators,
+            url,
+            validators: state.validators.clone(),
             user_agent: source.user_agent.clone(),
             headers: source.headers.clone(),
             allow_private: self.config.allow_private_of(source),
         };
         let fetched = match self.fetcher.fetch(&request).await {
-            Ok(FetchOutcome::NotModified) => return Ok(None),
+            Ok(FetchOutcome::NotModified(nm)) => {
+                return Acquisition::NotModified {
+                    floor: politeness::freshness_floor(now, state.feed_ttl_minutes, &nm.cache),
+                    moved_to: nm.moved_to,
+                };
+            }
             Ok(FetchOutcome::Fetched(f)) => f,
-            Err(e) => return Err((e.status(), e.to_string())),
+            Err(e) => {
+                let status = e.status();
+                let retry_after_until = match &e {
+                    FetchError::Status {
+                        status: 429 | 503,
+                        retry_after: Some(value),
+                        date,
+                        ..
+                    } => politeness::retry_after(value, date.as_deref(), now),
+                    _ => None,
+                };
+                return Acquisition::Failed {
+                    status,
+                    error: e.to_string(),
+                    retry_after_until,
+                };
+            }
         };
-        let feed: ParsedFeed = parse::parse(
-            &fetched.body,
-            fetched.content_type.as_deref(),
-            &fetched.final_url,
-        )
-        .map_err(|e| (Some(fetched.status), e.to_string()))?;
-        if !feed.recovered.is_empty() {
-            tracing::info!(
-                source = %source.name,
-                url = %fetched.final_url,
-                encoding = feed.encoding,
-                recovered = ?feed.recovered,
-                "feed needed recovery"
-            );
+        let status = fetched.status;
+        let final_url = fetched.final_url.clone();
+        let content_type = fetched.content_type.clone();
+        let body = fetched.body;
+        let name = source.name.clone();
+        // Off the async workers: a pathological document (deep nesting in embedded HTML can
+        // take the sanitizer seconds) must not stall the HTTP server or other fetches, and a
+        // panic in a parser becomes this source's error instead of a dead task.
+        let parsed = tokio::task::spawn_blocking(move || {
+            parse_body(&name, &body, content_type.as_deref(), &final_url, now)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(format!(
+                "parsing the feed from {} failed unexpectedly: {e}",
+                fetched.final_url
+            ))
+        });
+        match parsed {
+            Ok(feed) => Acquisition::Fetched(Fetched {
+                status,
+                validators: fetched.validators,
+                moved_to: fetched.moved_to,
+                floor: politeness::freshness_floor(now, feed.ttl_minutes, &fetched.cache),
+                feed,
+            }),
+            Err(error) => Acquisition::Failed {
+                status: Some(status),
+                error,
+                retry_after_until: None,
+            },
         }
-        let mut seen = std::collections::HashSet::new();
-        let articles = feed
-            .entries
-            .iter()
-            .map(|entry| normalize::article(entry, &feed, &fetched.final_url, now))
-            // A feed listing the same entry twice (duplicate guids) keeps the first.
-            .filter(|a| seen.insert(a.entry_key.clone()))
-            .collect();
-        Ok(Some(Fetched {
-            status: fetched.status,
-            validators: fetched.validators,
-            feed_title: feed.title.as_deref().map(normalize::plain_text),
-            site_url: feed.site_url.clone(),
-            articles,
-        }))
     }
 
     /// Store articles of any number of sources in the deterministic order; per-source counts.
@@ -514,12 +679,24 @@ impl Pipeline {
 
     async fn finish(&self, acquired: Acquired, counts: Counts, now: DateTime<Utc>) -> SourceReport {
         let elapsed_ms = acquired.elapsed_ms;
-        let next_fetch_at = self
+        let schedule = self
             .config
             .source(&acquired.source)
-            .and_then(|s| s.schedule.as_ref())
-            .unwrap_or(&self.config.fetch.schedule)
-            .next_after(now);
+            .map(|s| self.config.schedule_of(s))
+            .unwrap_or(&self.config.fetch.schedule);
+        let scheduled = schedule.next_after(now);
+        let period = schedule.nominal_period();
+        let failures = acquired.failures_before.saturating_add(1);
+        let after_failure = |retry_after_until| {
+            politeness::after_failure(
+                now,
+                &acquired.source,
+                failures,
+                period,
+                scheduled,
+                retry_after_until,
+            )
+        };
         let mut record = FetchRecord {
             at: acquired.at,
             elapsed_ms,
@@ -531,33 +708,101 @@ impl Pipeline {
             validators: None,
             feed_title: None,
             site_url: None,
-            next_fetch_at,
+            next_fetch_at: None,
+            next_fetch_reason: Reason::Schedule,
+            moved_to: None,
+            feed_ttl_minutes: None,
+            retry_after_until: None,
         };
-        let (outcome, error) = match acquired.result {
-            Ok(None) => {
+        let (outcome, error, next) = match acquired.result {
+            Acquisition::Skipped { reason, next } => {
+                tracing::info!(source = %acquired.source, reason = %reason, "skipped");
+                return SourceReport {
+                    source: acquired.source,
+                    outcome: Outcome::Skipped,
+                    http_status: None,
+                    elapsed_ms,
+                    items_seen: 0,
+                    items_new: 0,
+                    items_updated: 0,
+                    error: Some(reason),
+                    consecutive_failures: acquired.failures_before,
+                    next_attempt: next,
+                };
+            }
+            Acquisition::NotModified { moved_to, floor } => {
                 record.outcome = FetchResult::NotModified;
                 record.http_status = Some(304);
-                (Outcome::NotModified, None)
+                record.moved_to = moved_to;
+                (
+                    Outcome::NotModified,
+                    None,
+                    politeness::after_success(now, scheduled, floor),
+                )
             }
-            Ok(Some(f)) => {
+            Acquisition::Fetched(f) => {
                 record.http_status = Some(f.status);
-                record.feed_title = f.feed_title;
-                record.site_url = f.site_url;
+                record.feed_title = f.feed.title;
+                record.site_url = f.feed.site_url;
                 if let Some(err) = counts.error.clone() {
                     // Nothing was stored: keep the old validators so the next fetch retries.
                     record.outcome = FetchResult::Error;
-                    (Outcome::Failed, Some(err))
+                    (Outcome::Failed, Some(err), after_failure(None))
                 } else {
                     record.validators = Some(f.validators);
-                    (Outcome::Ok, None)
+                    record.feed_ttl_minutes = f.feed.ttl_minutes;
+                    record.moved_to = f.moved_to;
+                    (
+                        Outcome::Ok,
+                        None,
+                        politeness::after_success(now, scheduled, f.floor),
+                    )
                 }
             }
-            Err((status, message)) => {
+            Acquisition::Failed {
+                status: Some(410),
+                error,
+                ..
+            } => {
+                record.outcome = FetchResult::Gone;
+                record.http_status = Some(410);
+                (
+                    Outcome::Gone,
+                    Some(format!(
+                        "{error} (Gone): the source is disabled until its url changes in feeds.toml"
+                    )),
+                    NextAttempt::gone(),
+                )
+            }
+            Acquisition::Failed {
+                status,
+                error,
+                retry_after_until,
+            } => {
                 record.outcome = FetchResult::Error;
                 record.http_status = status;
-                (Outcome::Failed, Some(message))
+                record.retry_after_until = retry_after_until;
+                (
+                    Outcome::Failed,
+                    Some(error),
+                    after_failure(retry_after_until),
+                )
             }
         };
+        record.next_fetch_at = next.at;
+        record.next_fetch_reason = next.reason;
+        if let Some(to) = record.moved_to.as_deref() {
+            if to != acquired.url {
+                tracing::info!(
+                    source = %acquired.source,
+                    from = %acquired.url,
+                    to = %to,
+                    "feed moved permanently (301/308); fetching it from the new URL from now on"
+                );
+            } else {
+                record.moved_to = None;
+            }
+        }
         if let Err(e) = self
             .store
             .record_fetch(&acquired.source, &record, error.as_deref())
@@ -574,7 +819,14 @@ impl Pipeline {
             items_new: record.items_new,
             items_updated: record.items_updated,
             error,
+            consecutive_failures: if outcome.is_failure() { failures } else { 0 },
+            next_attempt: next,
         };
+        let next_at = report
+            .next_attempt
+            .at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
         match &report.error {
             None => tracing::info!(
                 source = %report.source,
@@ -583,6 +835,8 @@ impl Pipeline {
                 items_new = report.items_new,
                 items_updated = report.items_updated,
                 elapsed_ms = report.elapsed_ms,
+                next_attempt = %next_at,
+                next_reason = %report.next_attempt.reason,
                 "fetched"
             ),
             Some(error) => tracing::warn!(
@@ -590,6 +844,9 @@ impl Pipeline {
                 status = report.http_status,
                 outcome = report.outcome.as_str(),
                 elapsed_ms = report.elapsed_ms,
+                consecutive_failures = report.consecutive_failures,
+                next_attempt = %next_at,
+                next_reason = %report.next_attempt.reason,
                 error = %error,
                 "fetch failed"
             ),

@@ -3,6 +3,10 @@
 //! same bookkeeping. A per-source lock means runs of one source never overlap, a semaphore
 //! bounds the fetches in flight, and first runs are spread so hundreds of sources do not
 //! fire in the same second.
+//!
+//! Each refresh reports the source's next attempt ([`crate::politeness`]): the schedule, a
+//! later freshness floor, a backoff or a `Retry-After`. The source is not due before it, and
+//! a gone source (410) is never due until a restart with its url changed.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,9 +22,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Schedule, SourceConfig};
 use crate::pipeline::{Pipeline, SourceReport};
+use crate::politeness::Reason;
+use crate::store::SourceStatus;
 
 /// First runs are spread over at most this long (or the schedule's period, if shorter).
 const MAX_SPREAD: Duration = Duration::from_secs(60);
+
+/// A cron run this close before a source's next attempt still runs: the attempt was computed
+/// from the previous run's start, and cron ticks carry a little latency either way.
+const CRON_SLACK: chrono::Duration = chrono::Duration::seconds(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -34,6 +44,8 @@ struct Slot {
     source: SourceConfig,
     schedule: Schedule,
     next_due: DateTime<Utc>,
+    /// 410 Gone: never due (until a restart with the source's url changed).
+    gone: bool,
     running: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -79,6 +91,7 @@ impl Scheduler {
                     source: source.clone(),
                     schedule,
                     next_due,
+                    gone: false,
                     running: Default::default(),
                 };
                 (source.name.clone(), slot)
@@ -100,12 +113,61 @@ impl Scheduler {
         self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// When each source is next due, by name.
+    /// When each source is next due, by name (gone sources are left out: never due).
     pub fn next_due(&self) -> HashMap<String, DateTime<Utc>> {
         self.slots()
             .iter()
+            .filter(|(_, s)| !s.gone)
             .map(|(k, s)| (k.clone(), s.next_due))
             .collect()
+    }
+
+    /// Carry stored politeness over a restart: a source in backoff, waiting out a
+    /// `Retry-After` or a freshness floor is not due before its stored next attempt, and a
+    /// gone source is not due at all. (A next attempt due to the plain schedule is not kept:
+    /// a restart fetches every source once, spread as usual.)
+    pub fn restore(&self, stored: &[SourceStatus]) {
+        let mut slots = self.slots();
+        for status in stored {
+            let Some(slot) = slots.get_mut(&status.name) else {
+                continue;
+            };
+            if status.gone_at.is_some() {
+                slot.gone = true;
+                continue;
+            }
+            let polite = status
+                .next_fetch_reason
+                .is_some_and(|r| r != Reason::Schedule);
+            if let Some(at) = status
+                .next_fetch_at
+                .filter(|at| polite && *at > slot.next_due)
+            {
+                slot.next_due = at;
+            }
+        }
+    }
+
+    /// Take a refresh's next attempt as the source's next due time.
+    fn apply(&self, report: &SourceReport) {
+        if let Some(slot) = self.slots().get_mut(&report.source) {
+            match report.next_attempt.at {
+                Some(at) => slot.next_due = at,
+                None => slot.gone = true,
+            }
+        }
+    }
+
+    fn is_gone(&self, name: &str) -> bool {
+        self.slots().get(name).is_some_and(|s| s.gone)
+    }
+
+    /// Whether a cron run at `now` should fetch `name`: not gone, and its next attempt (a
+    /// floor, backoff or Retry-After may put it past this run) has come.
+    fn cron_run_due(&self, name: &str, now: DateTime<Utc>) -> bool {
+        self.slots()
+            .get(name)
+            .is_some_and(|s| !s.gone && s.next_due <= now + CRON_SLACK)
     }
 
     /// One scheduling step: refresh every source due at `now` that is not already running,
@@ -116,7 +178,7 @@ impl Scheduler {
             let mut slots = self.slots();
             slots
                 .values_mut()
-                .filter(|s| s.next_due <= now)
+                .filter(|s| !s.gone && s.next_due <= now)
                 .map(|s| {
                     s.next_due = s
                         .schedule
@@ -147,6 +209,9 @@ impl Scheduler {
             .refresh_many(&sources, now, |_| {})
             .await;
         drop(guards);
+        for report in &reports {
+            self.apply(report);
+        }
         reports
     }
 
@@ -168,7 +233,9 @@ impl Scheduler {
                 .next_after(now)
                 .unwrap_or(now + chrono::Duration::days(1));
         }
-        Some(self.inner.pipeline.refresh_source(&source, now).await)
+        let report = self.inner.pipeline.refresh_source(&source, now).await;
+        self.apply(&report);
+        Some(report)
     }
 
     /// Refresh a source now in a task the scheduler tracks, so shutdown can wait for it.
@@ -239,6 +306,10 @@ impl Scheduler {
                                 _ = stop.cancelled() => return,
                                 _ = tokio::time::sleep(offset) => {}
                             }
+                            if !me.cron_run_due(&name, Utc::now()) {
+                                tracing::debug!(source = %name, "not due yet (floor, backoff or Retry-After) or gone; cron run skipped");
+                                return;
+                            }
                             me.run_tracked(&name).await;
                         })
                     })
@@ -255,6 +326,10 @@ impl Scheduler {
                             }
                             me.run_tracked(&name).await;
                             if stop.is_cancelled() {
+                                return;
+                            }
+                            if me.is_gone(&name) {
+                                tracing::info!(source = %name, "source is gone (HTTP 410): not scheduled again until its url changes in feeds.toml");
                                 return;
                             }
                             let next = match &sched {
@@ -286,6 +361,94 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::Outcome;
+    use crate::politeness::NextAttempt;
+
+    async fn scheduler(schedule: &str) -> Scheduler {
+        let text = format!(
+            "[fetch]\nschedule = {schedule:?}\n\n[[source]]\nname = \"A\"\nurl = \"https://a.example/feed\"\n"
+        );
+        let config = crate::config::Config::parse(std::path::Path::new("feeds.toml"), &text)
+            .expect("test config is valid");
+        let store = crate::store::Store::open_in_memory().await.unwrap();
+        let pipeline = Pipeline::build(Arc::new(config), store).unwrap();
+        Scheduler::new(Arc::new(pipeline), Utc::now())
+    }
+
+    fn report(next: NextAttempt) -> SourceReport {
+        SourceReport {
+            source: "A".into(),
+            outcome: Outcome::Failed,
+            http_status: Some(500),
+            elapsed_ms: 1,
+            items_seen: 0,
+            items_new: 0,
+            items_updated: 0,
+            error: Some("failed".into()),
+            consecutive_failures: 1,
+            next_attempt: next,
+        }
+    }
+
+    #[tokio::test]
+    async fn cron_run_skips_until_next_attempt_when_backoff_or_floor_is_later() {
+        let s = scheduler("0 */15 * * * *").await;
+        let now = Utc::now();
+        let later = now + chrono::Duration::hours(2);
+        s.apply(&report(NextAttempt {
+            at: Some(later),
+            reason: Reason::Backoff,
+        }));
+        assert!(!s.cron_run_due("A", now));
+        assert!(!s.cron_run_due("A", later - chrono::Duration::minutes(1)));
+        // A run a moment early (cron latency) still counts, and any run after it.
+        assert!(s.cron_run_due("A", later - chrono::Duration::seconds(1)));
+        assert!(s.cron_run_due("A", later + chrono::Duration::minutes(15)));
+        assert_eq!(s.next_due()["A"], later);
+        // Gone: never due, and left out of the due times.
+        s.apply(&report(NextAttempt::gone()));
+        assert!(!s.cron_run_due("A", later + chrono::Duration::days(30)));
+        assert!(s.is_gone("A"));
+        assert!(s.next_due().is_empty());
+        assert!(!s.cron_run_due("unknown", now));
+    }
+
+    #[tokio::test]
+    async fn restore_keeps_polite_waits_when_daemon_restarts() {
+        let s = scheduler("15m").await;
+        let first = s.next_due()["A"];
+        let status = |reason: Option<Reason>, at: DateTime<Utc>, gone: bool| SourceStatus {
+            name: "A".into(),
+            url: "https://a.example/feed".into(),
+            title: None,
+            site_url: None,
+            last_fetch_at: None,
+            last_outcome: None,
+            last_http_status: None,
+            last_error: None,
+            last_success_at: None,
+            consecutive_failures: 0,
+            items_new: 0,
+            items_updated: 0,
+            next_fetch_at: Some(at),
+            next_fetch_reason: reason,
+            fetch_url: None,
+            retry_after_until: None,
+            gone_at: gone.then_some(at),
+            articles: 0,
+        };
+        // A plain scheduled time is not kept: a restart fetches as usual.
+        let soon_after = first + chrono::Duration::minutes(10);
+        s.restore(&[status(Some(Reason::Schedule), soon_after, false)]);
+        assert_eq!(s.next_due()["A"], first);
+        // A backoff, Retry-After or floor is.
+        for reason in [Reason::Backoff, Reason::RetryAfter, Reason::Ttl] {
+            s.restore(&[status(Some(reason), soon_after, false)]);
+            assert_eq!(s.next_due()["A"], soon_after, "{reason}");
+        }
+        s.restore(&[status(Some(Reason::Gone), soon_after, true)]);
+        assert!(s.is_gone("A"));
+    }
 
     #[test]
     fn spread_offset_is_stable_and_within_window_when_many_sources() {

@@ -1,7 +1,13 @@
 //! Conditional HTTP GET of a feed, with limits, politeness per host ([`hosts`]) and the SSRF
 //! guard ([`guard`]). No parsing, no storing: the outcome goes back to `pipeline`, which
 //! records it on the source.
+//!
+//! Redirects are followed here, not by reqwest, because the fetcher must know each hop's
+//! status: a chain of 301/308 that settles moves the source for good (the pipeline stores the
+//! new URL), a 302/307 does not. Bodies are decompressed here too ([`body`]), so the cap holds
+//! on the compressed and the decompressed size alike.
 
+pub mod body;
 pub mod guard;
 pub mod hosts;
 
@@ -12,11 +18,17 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use body::{BodyError, BodySink, Encoding};
 use guard::{GuardedResolver, RedirectError, Refusal};
 use hosts::HostGate;
 
+use crate::politeness::CacheHeaders;
+
 /// Redirects followed before giving up.
-const MAX_REDIRECTS: usize = 5;
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Sent on every request: the encodings [`body`] decodes.
+const ACCEPT_ENCODING: &str = "gzip, deflate, br";
 
 /// What the fetcher needs of the configuration.
 #[derive(Debug, Clone)]
@@ -54,8 +66,16 @@ pub struct Request {
 #[derive(Debug)]
 pub enum FetchOutcome {
     /// 304: the feed has not changed since the validators were issued.
-    NotModified,
+    NotModified(NotModified),
     Fetched(FetchedFeed),
+}
+
+/// What a 304 still tells: where it came from and how long it stays fresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotModified {
+    pub final_url: String,
+    pub moved_to: Option<String>,
+    pub cache: CacheHeaders,
 }
 
 #[derive(Debug)]
@@ -63,9 +83,32 @@ pub struct FetchedFeed {
     pub status: u16,
     /// Where the body came from after redirects.
     pub final_url: String,
+    /// Where the feed moved for good: the target of the 301/308 hops the chain started with,
+    /// when it settled on an answer. `None` without such hops.
+    pub moved_to: Option<String>,
     pub content_type: Option<String>,
     pub validators: Validators,
+    pub cache: CacheHeaders,
+    /// Decoded (decompressed) bytes, at most `max_body`.
     pub body: Vec<u8>,
+}
+
+/// Which size went over `max_body`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeLimit {
+    /// The bytes on the wire (compressed, if the body was).
+    Received,
+    /// The bytes a compressed body decodes to.
+    Decompressed,
+}
+
+impl std::fmt::Display for SizeLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SizeLimit::Received => "received",
+            SizeLimit::Decompressed => "decompressed",
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,14 +141,47 @@ pub enum FetchError {
     Header { url: String, name: String },
     #[error("request to {url} failed: {reason}")]
     Request { url: String, reason: String },
+    #[error("{url} did not answer within {}s (timeout)", after.as_secs_f32())]
+    Timeout { url: String, after: Duration },
+    #[error("reading the body of {url} took longer than {}s (timeout)", after.as_secs_f32())]
+    BodyTimeout { url: String, after: Duration },
+    #[error("the TLS certificate of {url} {reason}")]
+    Certificate { url: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Status {
         url: String,
         status: u16,
+        /// The `Retry-After` header, as sent.
         retry_after: Option<String>,
+        /// The `Date` header, to read an HTTP-date `Retry-After` on our clock.
+        date: Option<String>,
     },
-    #[error("{url} sent more than the {limit}-byte limit (max_body)")]
-    TooLarge { url: String, limit: u64 },
+    #[error("{url} redirected more than {limit} times (last to {target}): a redirect loop?")]
+    TooManyRedirects {
+        url: String,
+        limit: usize,
+        target: String,
+    },
+    #[error("{url} answered HTTP {status} with {problem}")]
+    BadRedirect {
+        url: String,
+        status: u16,
+        problem: String,
+    },
+    #[error("{url} sent more than the {limit}-byte limit (max_body, {which} size)")]
+    TooLarge {
+        url: String,
+        limit: u64,
+        which: SizeLimit,
+    },
+    #[error("{url} sent its body with Content-Encoding {encoding:?}, which feedmill cannot decode")]
+    Encoding { url: String, encoding: String },
+    #[error("failed to decode the {encoding} body of {url}: {reason}")]
+    Decode {
+        url: String,
+        encoding: &'static str,
+        reason: String,
+    },
     #[error("reading the body of {url} failed: {reason}")]
     Body { url: String, reason: String },
 }
@@ -146,8 +222,10 @@ impl Fetcher {
     }
 
     /// `dns_overrides` pin names to addresses past the guard's resolver: for tests only, to
-    /// play a public host on 127.0.0.1.
-    fn build_with_overrides(
+    /// play a public host on 127.0.0.1 (a redirect from it is then checked by the guard as a
+    /// redirect from a public host would be).
+    #[doc(hidden)]
+    pub fn build_with_overrides(
         settings: FetchSettings,
         dns_overrides: &[(&str, std::net::SocketAddr)],
     ) -> Result<Fetcher, FetchError> {
@@ -160,14 +238,8 @@ impl Fetcher {
             let mut builder = reqwest::Client::builder()
                 .timeout(settings.timeout)
                 .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-                .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                    // `previous` starts with the original URL, which is not a redirect.
-                    let hops = attempt.previous().len().saturating_sub(1);
-                    match guard::redirect_step(attempt.url(), hops, MAX_REDIRECTS, guarded) {
-                        Ok(()) => attempt.follow(),
-                        Err(e) => attempt.error(e),
-                    }
-                }))
+                // Redirects are followed by `fetch`, which needs to see every hop.
+                .redirect(reqwest::redirect::Policy::none())
                 .user_agent(settings.user_agent.clone())
                 .tls_certs_merge(roots.iter().cloned());
             if guarded {
@@ -186,8 +258,9 @@ impl Fetcher {
         })
     }
 
-    /// GET `req.url` with the validators; stream the body up to `max_body` bytes. Waits for
-    /// the host's turn first (`per_host`, `host_spacing`); refuses non-public targets unless
+    /// GET `req.url` with the validators, following at most [`MAX_REDIRECTS`] redirects,
+    /// and stream the body up to `max_body` bytes (received and decompressed). Waits for each
+    /// host's turn first (`per_host`, `host_spacing`); refuses non-public targets unless
     /// `req.allow_private`.
     pub async fn fetch(&self, req: &Request) -> Result<FetchOutcome, FetchError> {
         let url = req.url.as_str();
@@ -206,12 +279,88 @@ impl Fetcher {
         } else {
             &self.guarded
         };
+        let headers = self.headers(req)?;
+        let mut current = parsed;
+        // Held until the body is read: a request is in flight until then.
+        let mut pass = self
+            .hosts
+            .enter(current.host_str().unwrap_or_default())
+            .await;
+        let mut hops = 0;
+        let mut moved_to: Option<String> = None;
+        let mut only_permanent = true;
+        let response = loop {
+            let response = client
+                .get(current.clone())
+                .headers(headers.clone())
+                .send()
+                .await
+                .map_err(|e| self.send_error(url, &e))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                break response;
+            }
+            let bad = |problem: &str| FetchError::BadRedirect {
+                url: url.to_owned(),
+                status,
+                problem: problem.to_owned(),
+            };
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .ok_or_else(|| bad("no Location header"))?
+                .to_str()
+                .map_err(|_| bad("a Location header that is not text"))?;
+            let next = current
+                .join(location)
+                .map_err(|e| bad(&format!("an invalid Location {location:?} ({e})")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(bad(&format!("a Location that is not http(s): {next}")));
+            }
+            guard::redirect_step(&next, hops, MAX_REDIRECTS, !req.allow_private).map_err(|e| {
+                match e {
+                    RedirectError::TooMany { limit, target } => FetchError::TooManyRedirects {
+                        url: url.to_owned(),
+                        limit,
+                        target,
+                    },
+                    RedirectError::Refused { target, refusal } => FetchError::PrivateRedirect {
+                        url: url.to_owned(),
+                        target,
+                        refusal,
+                    },
+                }
+            })?;
+            hops += 1;
+            only_permanent &= matches!(status, 301 | 308);
+            if only_permanent {
+                moved_to = Some(next.to_string());
+            }
+            drop(response);
+            if next.host_str() != current.host_str() {
+                drop(pass);
+                pass = self.hosts.enter(next.host_str().unwrap_or_default()).await;
+            }
+            current = next;
+        };
+        let result = self.read(url, response, moved_to).await;
+        drop(pass);
+        result
+    }
+
+    /// The request headers of one source (the same on every redirect hop).
+    fn headers(&self, req: &Request) -> Result<HeaderMap, FetchError> {
+        let url = req.url.as_str();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
             HeaderValue::from_static(
                 "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
             ),
+        );
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static(ACCEPT_ENCODING),
         );
         if let Some(etag) = req
             .validators
@@ -245,65 +394,167 @@ impl Fetcher {
             let value = HeaderValue::from_str(value).map_err(|_| bad())?;
             headers.insert(name, value);
         }
-        // Held until the body is read: a request is in flight until then.
-        let _pass = self
-            .hosts
-            .enter(parsed.host_str().unwrap_or_default())
-            .await;
-        let response = client
-            .get(parsed)
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| send_error(url, &e))?;
+        Ok(headers)
+    }
+
+    /// The final answer of a fetch: 304, an error status, or a body read under the caps.
+    async fn read(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+        moved_to: Option<String>,
+    ) -> Result<FetchOutcome, FetchError> {
         let status = response.status();
+        let final_url = response.url().to_string();
+        let h = response.headers();
+        let cache = CacheHeaders {
+            cache_control: header_str(h, header::CACHE_CONTROL),
+            expires: header_str(h, header::EXPIRES),
+            date: header_str(h, header::DATE),
+            age: header_str(h, header::AGE),
+        };
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
+            return Ok(FetchOutcome::NotModified(NotModified {
+                final_url,
+                moved_to,
+                cache,
+            }));
         }
         if !status.is_success() {
-            let retry_after = header_str(response.headers(), header::RETRY_AFTER);
             return Err(FetchError::Status {
                 url: url.to_owned(),
                 status: status.as_u16(),
-                retry_after,
+                retry_after: header_str(h, header::RETRY_AFTER),
+                date: cache.date,
             });
         }
         let limit = self.settings.max_body;
-        if response.content_length().is_some_and(|len| len > limit) {
-            return Err(FetchError::TooLarge {
-                url: url.to_owned(),
-                limit,
-            });
-        }
-        let final_url = response.url().to_string();
-        let content_type = header_str(response.headers(), header::CONTENT_TYPE);
-        let validators = Validators {
-            etag: header_str(response.headers(), header::ETAG),
-            last_modified: header_str(response.headers(), header::LAST_MODIFIED),
+        let too_large = |which| FetchError::TooLarge {
+            url: url.to_owned(),
+            limit,
+            which,
         };
-        let mut body = Vec::new();
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large(SizeLimit::Received));
+        }
+        let content_encoding = header_str(h, header::CONTENT_ENCODING);
+        let encoding = Encoding::from_header(content_encoding.as_deref()).ok_or_else(|| {
+            FetchError::Encoding {
+                url: url.to_owned(),
+                encoding: content_encoding.clone().unwrap_or_default(),
+            }
+        })?;
+        let content_type = header_str(h, header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header_str(h, header::ETAG),
+            last_modified: header_str(h, header::LAST_MODIFIED),
+        };
+        let body_error = |e: BodyError| match e {
+            BodyError::WireLimit(_) => too_large(SizeLimit::Received),
+            BodyError::DecodedLimit(_) => too_large(SizeLimit::Decompressed),
+            BodyError::Decode(reason) => FetchError::Decode {
+                url: url.to_owned(),
+                encoding: encoding.name(),
+                reason,
+            },
+        };
+        let mut sink = BodySink::new(encoding, limit);
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Body {
-                url: url.to_owned(),
-                reason: error_chain(&e),
+            let chunk = chunk.map_err(|e| {
+                if e.is_timeout() {
+                    FetchError::BodyTimeout {
+                        url: url.to_owned(),
+                        after: self.settings.timeout,
+                    }
+                } else {
+                    FetchError::Body {
+                        url: url.to_owned(),
+                        reason: error_chain(&e),
+                    }
+                }
             })?;
-            if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(FetchError::TooLarge {
-                    url: url.to_owned(),
-                    limit,
-                });
-            }
-            body.extend_from_slice(&chunk);
+            sink.push(&chunk).map_err(body_error)?;
         }
+        let body = sink.finish().map_err(body_error)?;
         Ok(FetchOutcome::Fetched(FetchedFeed {
             status: status.as_u16(),
             final_url,
+            moved_to,
             content_type,
             validators,
+            cache,
             body,
         }))
     }
+
+    /// Name what a failed send was refused for, when the guard refused it (its resolver can
+    /// only fail the request, so its errors come back inside reqwest's), a timeout, or a
+    /// certificate the TLS layer rejected.
+    fn send_error(&self, url: &str, err: &reqwest::Error) -> FetchError {
+        if let Some(refusal) = find_cause::<Refusal>(err) {
+            // From the resolver, for the URL's host or a redirect hop's (the refusal names
+            // the host, which tells them apart).
+            return FetchError::Private {
+                url: url.to_owned(),
+                refusal: refusal.clone(),
+            };
+        }
+        if let Some(reason) = certificate_problem(err) {
+            return FetchError::Certificate {
+                url: url.to_owned(),
+                reason,
+            };
+        }
+        if err.is_timeout() {
+            return FetchError::Timeout {
+                url: url.to_owned(),
+                after: self.settings.timeout,
+            };
+        }
+        FetchError::Request {
+            url: url.to_owned(),
+            reason: error_chain(err),
+        }
+    }
+}
+
+/// What was wrong with the server's certificate, in words, when the TLS handshake failed on
+/// it. rustls' error travels inside an `io::Error`, whose `source()` skips it, so each
+/// `io::Error` in the chain is opened too.
+fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::{CertificateError, Error as Tls};
+    // The inner error of an `io::Error`, and of the `io::Error` inside that, and so on.
+    fn unwrap_io<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+        loop {
+            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+            e = inner;
+        }
+    }
+    let mut current = Some(err);
+    let mut found = None;
+    while let Some(e) = current {
+        if let Some(tls) = unwrap_io(e) {
+            found = Some(tls);
+            break;
+        }
+        current = e.source();
+    }
+    let Tls::InvalidCertificate(problem) = found? else {
+        return None;
+    };
+    Some(match problem {
+        CertificateError::UnknownIssuer => "is not trusted: it is not signed by a known certificate authority (add the CA to [fetch] ca_file if it is yours)".to_owned(),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "has expired".to_owned(),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => "is not valid yet".to_owned(),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => "is not valid for this host name".to_owned(),
+        CertificateError::Revoked => "has been revoked".to_owned(),
+        CertificateError::BadSignature => "has a bad signature".to_owned(),
+        other => format!("was rejected ({other:?})"),
+    })
 }
 
 /// Read a PEM bundle of root certificates. Every certificate is parsed here, so a bad file is
@@ -343,31 +594,6 @@ fn load_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, FetchError> {
                 .map_err(|e| invalid(format!("certificate {}: {e}", i + 1)))
         })
         .collect()
-}
-
-/// Name what a failed send was refused for, when the guard refused it: its resolver and its
-/// redirect policy can only fail the request, so their errors come back inside reqwest's.
-fn send_error(url: &str, err: &reqwest::Error) -> FetchError {
-    if let Some(refused) = find_cause::<RedirectError>(err) {
-        if let RedirectError::Refused { target, refusal } = refused {
-            return FetchError::PrivateRedirect {
-                url: url.to_owned(),
-                target: target.clone(),
-                refusal: refusal.clone(),
-            };
-        }
-    } else if let Some(refusal) = find_cause::<Refusal>(err) {
-        // From the resolver, for the URL's host or a redirect hop's (reqwest does not say
-        // which hop; the refusal names the host, which tells them apart).
-        return FetchError::Private {
-            url: url.to_owned(),
-            refusal: refusal.clone(),
-        };
-    }
-    FetchError::Request {
-        url: url.to_owned(),
-        reason: error_chain(err),
-    }
 }
 
 fn find_cause<'a, T: std::error::Error + 'static>(

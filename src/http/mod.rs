@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/topics/{file}", get(feeds::topic_file))
+        .route("/sources", get(pages::sources))
         .route("/topics.opml", get(feeds::opml))
         .route("/healthz", get(health::healthz))
         .fallback(error::not_found)

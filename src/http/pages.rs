@@ -1,4 +1,5 @@
-//! HTML for people: the index of topics (with feed autodiscovery) and a topic's page.
+//! HTML for people: the index of topics (with feed autodiscovery), a topic's page and the
+//! status of every source.
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
@@ -7,9 +8,13 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::{AppState, HttpError};
 use crate::publish::{self, Format};
+use crate::store::SourceStatus;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#222}\
-a{color:#0645ad}h1{font-size:1.6rem}li{margin:.6rem 0}.meta{color:#666;font-size:.9rem}code{background:#f3f3f3;padding:0 .3rem}.hint{background:#fff8d6;padding:.6rem .8rem;border-radius:4px}";
+a{color:#0645ad}h1{font-size:1.6rem}li{margin:.6rem 0}.meta{color:#666;font-size:.9rem}code{background:#f3f3f3;padding:0 .3rem}\
+table{border-collapse:collapse;font-size:.85rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
+th{background:#f6f6f6}td.n{text-align:right}tr.failed td,tr.gone td{background:#fff0f0}.scroll{overflow-x:auto}\
+.hint{background:#fff8d6;padding:.6rem .8rem;border-radius:4px}";
 
 fn page(title: &str, head: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -151,4 +156,99 @@ async fn topic_html(
         },
     );
     Ok(page(&feed.title, &head, &body).into_response())
+}
+
+fn when(t: Option<chrono::DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+/// One row of the `/sources` table.
+fn source_row(s: &SourceStatus, configured: bool) -> String {
+    let outcome = s.last_outcome.as_deref().unwrap_or("never fetched");
+    let class = match outcome {
+        "error" => "failed",
+        "gone" => "gone",
+        _ => "",
+    };
+    let mut name = format!(
+        "<strong>{}</strong><br><a href=\"{}\">{}</a>",
+        text(&s.name),
+        attr(&s.url),
+        text(&s.url)
+    );
+    if let Some(moved) = &s.fetch_url {
+        name.push_str(&format!(
+            "<br><span class=\"meta\">moved permanently to <a href=\"{}\">{}</a></span>",
+            attr(moved),
+            text(moved)
+        ));
+    }
+    if !configured {
+        name.push_str("<br><span class=\"meta\">not in feeds.toml any more</span>");
+    }
+    let next = match (s.gone_at, s.next_fetch_at) {
+        (Some(_), _) => "never: gone (HTTP 410) until its url changes in feeds.toml".to_owned(),
+        (None, Some(at)) => format!(
+            "{} ({})",
+            when(Some(at)),
+            s.next_fetch_reason
+                .map(|r| r.as_str())
+                .unwrap_or("schedule")
+        ),
+        (None, None) => "at start".to_owned(),
+    };
+    let next = match s.retry_after_until {
+        Some(until) if s.gone_at.is_none() => {
+            format!(
+                "{next}<br><span class=\"meta\">Retry-After until {}</span>",
+                when(Some(until))
+            )
+        }
+        _ => next,
+    };
+    let status = s
+        .last_http_status
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "—".to_owned());
+    format!(
+        "<tr class=\"{class}\"><td>{name}</td><td>{}</td><td class=\"n\">{status}</td><td>{}</td>\
+<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{next}</td><td>{}</td></tr>",
+        when(s.last_fetch_at),
+        text(outcome),
+        s.items_new,
+        s.items_updated,
+        s.articles,
+        s.consecutive_failures,
+        when(s.last_success_at),
+        text(s.last_error.as_deref().unwrap_or("")),
+    )
+}
+
+/// `GET /sources`: every source's fetch state, by name, as a plain table.
+pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpError> {
+    let config = state.catalog.config();
+    let statuses = state
+        .store
+        .source_statuses()
+        .await
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    let failing = statuses
+        .iter()
+        .filter(|s| s.consecutive_failures > 0)
+        .count();
+    let rows: String = statuses
+        .iter()
+        .map(|s| source_row(s, config.source(&s.name).is_some()))
+        .collect();
+    let body = format!(
+        "<p><a href=\"{}/\">← all topics</a></p><h1>Sources</h1>\
+<p>{} sources, {failing} failing. Times are UTC; a source is fetched again at its next attempt.</p>\
+<div class=\"scroll\"><table><thead><tr><th>Source</th><th>Last fetch</th><th>HTTP</th><th>Outcome</th><th>New</th><th>Updated</th>\
+<th>Articles</th><th>Failures in a row</th><th>Last success</th><th>Next attempt (why)</th><th>Last error</th></tr></thead>\
+<tbody>{rows}</tbody></table></div>",
+        attr(&config.server.base_url_str()),
+        statuses.len(),
+    );
+    Ok(page("feedmill sources", "", &body).into_response())
 }

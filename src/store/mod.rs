@@ -10,6 +10,7 @@ pub use sqlite::{DB_FILE, Store};
 
 use crate::fetch::Validators;
 use crate::model::Article;
+use crate::politeness::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -55,7 +56,15 @@ pub struct FetchRecord {
     pub validators: Option<Validators>,
     pub feed_title: Option<String>,
     pub site_url: Option<String>,
+    /// The next attempt (`None` when gone) and why it is then.
     pub next_fetch_at: Option<DateTime<Utc>>,
+    pub next_fetch_reason: Reason,
+    /// Set when a 301/308 chain settled: the source's new fetch URL.
+    pub moved_to: Option<String>,
+    /// The feed's `<ttl>`; stored with the validators (a successful parse), kept otherwise.
+    pub feed_ttl_minutes: Option<u32>,
+    /// A 429/503 `Retry-After`, as an instant; cleared by any other outcome.
+    pub retry_after_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +72,8 @@ pub enum FetchResult {
     Ok,
     NotModified,
     Error,
+    /// 410: the source is disabled until its URL changes in feeds.toml.
+    Gone,
 }
 
 impl FetchResult {
@@ -71,6 +82,7 @@ impl FetchResult {
             FetchResult::Ok => "ok",
             FetchResult::NotModified => "not_modified",
             FetchResult::Error => "error",
+            FetchResult::Gone => "gone",
         }
     }
 }
@@ -94,7 +106,25 @@ pub struct SourceStatus {
     pub items_new: u32,
     pub items_updated: u32,
     pub next_fetch_at: Option<DateTime<Utc>>,
+    pub next_fetch_reason: Option<Reason>,
+    /// Where a permanent redirect moved the feed, fetched instead of `url`.
+    pub fetch_url: Option<String>,
+    pub retry_after_until: Option<DateTime<Utc>>,
+    pub gone_at: Option<DateTime<Utc>>,
     pub articles: u64,
+}
+
+/// What the pipeline reads of a source before fetching it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchState {
+    pub validators: Validators,
+    /// Where a permanent redirect moved the feed (fetch this instead of the configured URL).
+    pub fetch_url: Option<String>,
+    pub consecutive_failures: u32,
+    pub feed_ttl_minutes: Option<u32>,
+    pub retry_after_until: Option<DateTime<Utc>>,
+    pub gone_at: Option<DateTime<Utc>>,
+    pub last_http_status: Option<u16>,
 }
 
 /// An article's relation to one topic: it matches the topic's query, or its `exclude` query

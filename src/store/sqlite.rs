@@ -13,11 +13,12 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    ExpireStats, FetchRecord, FetchResult, Incoming, IngestStats, Membership, SourceStatus,
-    StoreError, StoredDoc, TopicVersion,
+    ExpireStats, FetchRecord, FetchResult, FetchState, Incoming, IngestStats, Membership,
+    SourceStatus, StoreError, StoredDoc, TopicVersion,
 };
 use crate::dedup;
 use crate::model::{AlsoReported, Article, SourceRef, StoryView, story_id};
+use crate::politeness::Reason;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
 
@@ -135,8 +136,9 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Make sure every configured source has a row; a changed URL is updated (and its
-    /// validators dropped, since they belong to the old URL).
+    /// Make sure every configured source has a row; a changed URL is updated, and what
+    /// belonged to the old URL goes: validators, a permanent redirect, a Retry-After, the
+    /// failure count and a 410 Gone (so a gone source is enabled again by editing its url).
     pub async fn sync_sources(&self, sources: &[(String, String)]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await.map_err(q("begin"))?;
         for (name, url) in sources {
@@ -144,7 +146,13 @@ impl Store {
                 "INSERT INTO sources (name, url) VALUES (?1, ?2)
                  ON CONFLICT(name) DO UPDATE SET url = excluded.url,
                    etag = CASE WHEN sources.url = excluded.url THEN sources.etag END,
-                   last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END",
+                   last_modified = CASE WHEN sources.url = excluded.url THEN sources.last_modified END,
+                   fetch_url = CASE WHEN sources.url = excluded.url THEN sources.fetch_url END,
+                   retry_after_until = CASE WHEN sources.url = excluded.url THEN sources.retry_after_until END,
+                   gone_at = CASE WHEN sources.url = excluded.url THEN sources.gone_at END,
+                   consecutive_failures = CASE WHEN sources.url = excluded.url THEN sources.consecutive_failures ELSE 0 END,
+                   next_fetch_at = CASE WHEN sources.url = excluded.url THEN sources.next_fetch_at END,
+                   next_fetch_reason = CASE WHEN sources.url = excluded.url THEN sources.next_fetch_reason END",
             )
             .bind(name)
             .bind(url)
@@ -165,17 +173,34 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
 
-    /// The validators of the last successful fetch, for a conditional GET.
-    pub async fn validators(&self, source: &str) -> Result<crate::fetch::Validators, StoreError> {
-        let row = sqlx::query("SELECT etag, last_modified FROM sources WHERE name = ?1")
-            .bind(source)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("read validators"))?
-            .ok_or_else(|| StoreError::UnknownSource(source.to_owned()))?;
-        Ok(crate::fetch::Validators {
-            etag: row.get(0),
-            last_modified: row.get(1),
+    /// What the pipeline needs of a source before fetching it: the validators of the last
+    /// successful fetch (for a conditional GET), where it moved, and what politeness asks.
+    pub async fn fetch_state(&self, source: &str) -> Result<FetchState, StoreError> {
+        let row = sqlx::query(
+            "SELECT etag, last_modified, fetch_url, consecutive_failures, feed_ttl_minutes,
+                    retry_after_until, gone_at, last_http_status
+             FROM sources WHERE name = ?1",
+        )
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("read fetch state"))?
+        .ok_or_else(|| StoreError::UnknownSource(source.to_owned()))?;
+        Ok(FetchState {
+            validators: crate::fetch::Validators {
+                etag: row.get(0),
+                last_modified: row.get(1),
+            },
+            fetch_url: row.get(2),
+            consecutive_failures: u32::try_from(row.get::<i64, _>(3)).unwrap_or(0),
+            feed_ttl_minutes: row
+                .get::<Option<i64>, _>(4)
+                .and_then(|m| u32::try_from(m).ok()),
+            retry_after_until: row.get::<Option<i64>, _>(5).map(time),
+            gone_at: row.get::<Option<i64>, _>(6).map(time),
+            last_http_status: row
+                .get::<Option<i64>, _>(7)
+                .and_then(|s| u16::try_from(s).ok()),
         })
     }
 
@@ -189,7 +214,7 @@ impl Store {
         let id = self.source_id(source).await?;
         let mut tx = self.begin_write().await.map_err(q("begin"))?;
         let at = ms(record.at);
-        let failed = record.outcome == FetchResult::Error;
+        let failed = matches!(record.outcome, FetchResult::Error | FetchResult::Gone);
         sqlx::query(
             "UPDATE sources SET last_fetch_at = ?2, last_outcome = ?3, last_http_status = ?4,
                last_error = ?5,
@@ -198,7 +223,12 @@ impl Store {
                items_new = ?7, items_updated = ?8, next_fetch_at = ?9,
                etag = CASE WHEN ?10 THEN ?11 ELSE etag END,
                last_modified = CASE WHEN ?10 THEN ?12 ELSE last_modified END,
-               title = COALESCE(?13, title), site_url = COALESCE(?14, site_url)
+               title = COALESCE(?13, title), site_url = COALESCE(?14, site_url),
+               next_fetch_reason = ?15,
+               fetch_url = COALESCE(?16, fetch_url),
+               feed_ttl_minutes = CASE WHEN ?10 THEN ?17 ELSE feed_ttl_minutes END,
+               retry_after_until = ?18,
+               gone_at = CASE WHEN ?19 THEN ?2 ELSE NULL END
              WHERE id = ?1",
         )
         .bind(id)
@@ -220,6 +250,11 @@ impl Store {
         )
         .bind(record.feed_title.as_deref())
         .bind(record.site_url.as_deref())
+        .bind(record.next_fetch_reason.as_str())
+        .bind(record.moved_to.as_deref())
+        .bind(record.feed_ttl_minutes.map(i64::from))
+        .bind(record.retry_after_until.map(ms))
+        .bind(record.outcome == FetchResult::Gone)
         .execute(&mut *tx)
         .await
         .map_err(q("update source state"))?;
@@ -748,7 +783,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT name, url, title, site_url, last_fetch_at, last_outcome, last_http_status, last_error,
                     last_success_at, consecutive_failures, items_new, items_updated, next_fetch_at,
-                    (SELECT COUNT(*) FROM articles a WHERE a.source_id = sources.id)
+                    (SELECT COUNT(*) FROM articles a WHERE a.source_id = sources.id),
+                    next_fetch_reason, fetch_url, retry_after_until, gone_at
              FROM sources ORDER BY name",
         )
         .fetch_all(&self.pool)
@@ -773,6 +809,12 @@ impl Store {
                 items_updated: u32::try_from(r.get::<i64, _>(11)).unwrap_or(0),
                 next_fetch_at: r.get::<Option<i64>, _>(12).map(time),
                 articles: u64::try_from(r.get::<i64, _>(13)).unwrap_or(0),
+                next_fetch_reason: r
+                    .get::<Option<String>, _>(14)
+                    .and_then(|s| Reason::parse(&s)),
+                fetch_url: r.get(15),
+                retry_after_until: r.get::<Option<i64>, _>(16).map(time),
+                gone_at: r.get::<Option<i64>, _>(17).map(time),
             })
             .collect())
     }

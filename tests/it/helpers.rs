@@ -1,5 +1,6 @@
 //! `TestApp` (the real daemon, built from a feeds.toml) and `Origin` (a real HTTP server that
-//! serves fixture feeds and can be told to change them or to answer with another status).
+//! serves fixture feeds and can be told to change them, to answer with another status and
+//! headers, or to misbehave: drip, stream without end, redirect).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +39,69 @@ struct OriginState {
     not_modified: HashMap<String, usize>,
     /// Answer these paths only after a delay (a slow publisher).
     delays: HashMap<String, std::time::Duration>,
+    /// Extra response headers per path (Cache-Control, Retry-After, Location…).
+    headers: HashMap<String, Vec<(String, String)>>,
+    /// Paths answered by a misbehaving body instead of their route.
+    streams: HashMap<String, Stream>,
+}
+
+/// A body the origin streams instead of a route's bytes (status 200, no Content-Length).
+#[derive(Clone, Debug)]
+pub enum Stream {
+    /// `body`, one byte every `every` (a slow drip).
+    Drip {
+        body: Vec<u8>,
+        every: std::time::Duration,
+    },
+    /// An RSS document that never ends.
+    Endless,
+    /// An RSS document of about `len` bytes, generated as it is sent (never held in memory).
+    Big { len: u64 },
+}
+
+const STREAM_CHUNK: usize = 64 * 1024;
+
+fn stream_body(stream: Stream) -> Body {
+    use futures_util::stream::{self, StreamExt};
+    let head = bytes::Bytes::from_static(
+        b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>big</title>",
+    );
+    let item = "<item><title>filler</title><description>".to_owned()
+        + &"x".repeat(STREAM_CHUNK - 64)
+        + "</description></item>";
+    let item = bytes::Bytes::from(item);
+    match stream {
+        Stream::Drip { body, every } => Body::from_stream(stream::unfold(
+            (body, 0usize),
+            move |(body, at)| async move {
+                if at >= body.len() {
+                    return None;
+                }
+                if at > 0 {
+                    tokio::time::sleep(every).await;
+                }
+                let byte = bytes::Bytes::copy_from_slice(&body[at..at + 1]);
+                Some((Ok::<_, std::io::Error>(byte), (body, at + 1)))
+            },
+        )),
+        Stream::Endless => {
+            let rest = stream::repeat(item).map(Ok::<_, std::io::Error>);
+            Body::from_stream(
+                stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(rest),
+            )
+        }
+        Stream::Big { len } => {
+            let items = (len / item.len() as u64) as usize;
+            let tail = bytes::Bytes::from_static(b"</channel></rss>");
+            let body = stream::iter(
+                std::iter::once(head)
+                    .chain(std::iter::repeat_n(item, items))
+                    .chain(std::iter::once(tail))
+                    .map(Ok::<_, std::io::Error>),
+            );
+            Body::from_stream(body)
+        }
+    }
 }
 
 /// A feed publisher on 127.0.0.1:0. Honours `If-None-Match` against each route's ETag.
@@ -101,6 +165,58 @@ impl Origin {
             .insert(path.to_owned(), delay);
     }
 
+    /// Serve `body` at `path` as it is (no ETag), with `status` and extra `headers`: for
+    /// compressed bodies, redirects, 410s and documents built to hurt a parser.
+    pub fn serve_raw(&self, path: &str, status: u16, headers: &[(&str, &str)], body: Vec<u8>) {
+        let mut s = self.state.lock().unwrap();
+        s.routes.insert(
+            path.to_owned(),
+            Route {
+                status,
+                body,
+                content_type: "application/rss+xml".into(),
+                etag: None,
+            },
+        );
+        s.headers.insert(
+            path.to_owned(),
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+
+    /// Answer `path` with a `status` redirect to `to` (a path on this origin or a URL).
+    pub fn redirect(&self, path: &str, status: u16, to: &str) {
+        let target = if to.starts_with('/') {
+            self.url(to)
+        } else {
+            to.to_owned()
+        };
+        self.serve_raw(path, status, &[("location", &target)], Vec::new());
+    }
+
+    /// Add these headers to every answer of `path` (replacing earlier extra headers).
+    pub fn set_headers(&self, path: &str, headers: &[(&str, &str)]) {
+        self.state.lock().unwrap().headers.insert(
+            path.to_owned(),
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+
+    /// Answer `path` with a streamed body (see [`Stream`]).
+    pub fn stream(&self, path: &str, stream: Stream) {
+        self.state
+            .lock()
+            .unwrap()
+            .streams
+            .insert(path.to_owned(), stream);
+    }
+
     pub fn hits(&self, path: &str) -> usize {
         self.state
             .lock()
@@ -125,6 +241,14 @@ impl Origin {
 fn answer(state: &Mutex<OriginState>, path: &str, headers: &HeaderMap) -> Response {
     let mut s = state.lock().unwrap();
     *s.hits.entry(path.to_owned()).or_default() += 1;
+    if let Some(stream) = s.streams.get(path).cloned() {
+        return Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, "application/rss+xml")
+            .body(stream_body(stream))
+            .unwrap();
+    }
+    let extra = s.headers.get(path).cloned().unwrap_or_default();
     let Some(route) = s.routes.get(path).cloned() else {
         return Response::builder()
             .status(404)
@@ -136,16 +260,20 @@ fn answer(state: &Mutex<OriginState>, path: &str, headers: &HeaderMap) -> Respon
         .and_then(|v| v.to_str().ok());
     if route.status == 200 && route.etag.is_some() && inm == route.etag.as_deref() {
         *s.not_modified.entry(path.to_owned()).or_default() += 1;
-        return Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .unwrap();
+        let mut b = Response::builder().status(StatusCode::NOT_MODIFIED);
+        for (name, value) in &extra {
+            b = b.header(name, value);
+        }
+        return b.body(Body::empty()).unwrap();
     }
     let mut b = Response::builder()
         .status(route.status)
         .header(header::CONTENT_TYPE, &route.content_type);
     if let Some(etag) = &route.etag {
         b = b.header(header::ETAG, etag);
+    }
+    for (name, value) in &extra {
+        b = b.header(name, value);
     }
     b.body(Body::from(route.body)).unwrap()
 }

@@ -7,6 +7,8 @@ mod cli;
 mod config_errors;
 mod daemon;
 mod fetch_guard;
+mod hostile;
+mod https;
 mod readers;
 mod schedule;
 mod topics;

@@ -11,14 +11,23 @@ CREATE TABLE sources (
     etag                 TEXT,
     last_modified        TEXT,
     last_fetch_at        INTEGER,
-    last_outcome         TEXT,      -- ok | not_modified | error
+    last_outcome         TEXT,      -- ok | not_modified | error | gone
     last_http_status     INTEGER,
     last_error           TEXT,
     last_success_at      INTEGER,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     items_new            INTEGER NOT NULL DEFAULT 0,
     items_updated        INTEGER NOT NULL DEFAULT 0,
-    next_fetch_at        INTEGER
+    next_fetch_at        INTEGER,   -- the next attempt; NULL when gone (or never fetched)
+    next_fetch_reason    TEXT,      -- schedule | ttl | max-age | expires | backoff | retry-after | gone
+    -- Where a 301/308 chain moved the feed: fetched instead of `url` until `url` changes.
+    fetch_url            TEXT,
+    -- The feed's <ttl> from its last parse, so the floor still holds after a 304.
+    feed_ttl_minutes     INTEGER,
+    -- A 429/503 Retry-After: not fetched before this, not even by `feedmill fetch`.
+    retry_after_until    INTEGER,
+    -- When the feed answered 410 Gone: disabled until `url` changes in feeds.toml.
+    gone_at              INTEGER
 );
 
 -- The outcome of every fetch (the newest ones per source are kept).
