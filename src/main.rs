@@ -6,6 +6,7 @@ use clap::Parser;
 use feedmill::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    feedmill::app::tune_allocator();
     let cli = Cli::parse();
     cli::init_logging(&cli);
     match tokio::runtime::Builder::new_multi_thread()

@@ -158,6 +158,18 @@ impl BodySink {
         self.received
     }
 
+    /// Bytes held: the larger of those received and those decoded so far.
+    pub fn held(&self) -> u64 {
+        let decoded = match &self.decoder {
+            Decoder::Identity(out) | Decoder::DeflateStart(out, _) => out.buf.len(),
+            Decoder::Gzip(d) => d.get_ref().buf.len(),
+            Decoder::Zlib(d) => d.get_ref().buf.len(),
+            Decoder::RawDeflate(d) => d.get_ref().buf.len(),
+            Decoder::Brotli(d) => d.get_ref().buf.len(),
+        };
+        self.received.max(decoded as u64)
+    }
+
     fn classify(&self, e: std::io::Error) -> BodyError {
         if e.get_ref().is_some_and(|inner| inner.is::<OverLimit>()) {
             BodyError::DecodedLimit(self.limit)
@@ -287,6 +299,9 @@ mod tests {
                 let mut sink = BodySink::new(encoding, 1 << 20);
                 feed_in(&mut sink, &wire, chunk).unwrap();
                 assert_eq!(sink.received(), wire.len() as u64);
+                // Decoders may keep the last bytes until `finish`.
+                let held = sink.held();
+                assert!(held >= wire.len() as u64 && held <= text.len().max(wire.len()) as u64);
                 assert_eq!(
                     sink.finish().unwrap(),
                     text,

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::Semaphore;
 
 use body::{BodyError, BodySink, Encoding};
 use guard::{GuardedResolver, RedirectError, Refusal};
@@ -29,6 +30,20 @@ pub const MAX_REDIRECTS: usize = 5;
 
 /// Sent on every request: the encodings [`body`] decodes.
 const ACCEPT_ENCODING: &str = "gzip, deflate, br";
+
+/// A body may grow this large without a big-body slot. Most feeds are far smaller.
+const FREE_BODY: u64 = 1 << 20;
+
+/// Bodies past [`FREE_BODY`] share this much memory: `max_body`-sized slots, at least one.
+/// Without it, `concurrency` fetches of hostile endless bodies hold `concurrency × max_body`
+/// at once (16 × 16 MiB by default); with it, a big body waits (and reads nothing, which
+/// slows its sender) until a slot is free. A slot holder never waits for another, so big
+/// bodies cannot deadlock each other; each one's own timeout still runs while it waits.
+const BIG_BODY_BUDGET: u64 = 64 << 20;
+
+/// Compressed bytes fed to a decoder at a time, so the big-body check runs between steps:
+/// deflate expands by at most about 1032:1, so a step adds at most about 1 MiB.
+const DECODE_STEP: usize = 1024;
 
 /// What the fetcher needs of the configuration.
 #[derive(Debug, Clone)]
@@ -204,6 +219,8 @@ pub struct Fetcher {
     guarded: reqwest::Client,
     open: reqwest::Client,
     hosts: Arc<HostGate>,
+    /// Slots for bodies past [`FREE_BODY`] (see [`BIG_BODY_BUDGET`]).
+    big_bodies: Arc<Semaphore>,
     settings: FetchSettings,
 }
 
@@ -254,6 +271,11 @@ impl Fetcher {
             guarded: client(true)?,
             open: client(false)?,
             hosts: Arc::new(HostGate::new(settings.per_host, settings.host_spacing)),
+            big_bodies: Arc::new(Semaphore::new(
+                usize::try_from(BIG_BODY_BUDGET / settings.max_body.max(1))
+                    .unwrap_or(usize::MAX)
+                    .clamp(1, Semaphore::MAX_PERMITS),
+            )),
             settings,
         })
     }
@@ -459,6 +481,12 @@ impl Fetcher {
             },
         };
         let mut sink = BodySink::new(encoding, limit);
+        let step = if encoding == Encoding::Identity {
+            usize::MAX
+        } else {
+            DECODE_STEP
+        };
+        let mut big_body = None;
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
@@ -474,7 +502,15 @@ impl Fetcher {
                     }
                 }
             })?;
-            sink.push(&chunk).map_err(body_error)?;
+            for piece in chunk.chunks(step) {
+                let grows_big = sink.held().saturating_add(piece.len() as u64) > FREE_BODY;
+                if big_body.is_none() && grows_big && limit > FREE_BODY {
+                    // Never closed, so this cannot fail; if it did, going on without the
+                    // budget is still a correct fetch.
+                    big_body = self.big_bodies.clone().acquire_owned().await.ok();
+                }
+                sink.push(piece).map_err(body_error)?;
+            }
         }
         let body = sink.finish().map_err(body_error)?;
         Ok(FetchOutcome::Fetched(FetchedFeed {

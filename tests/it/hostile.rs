@@ -787,7 +787,9 @@ async fn peak_memory_stays_bounded_when_fetching_1000_sources() {
                     2 => origin.serve_raw(&path, 200, &[], deep.clone()),
                     3 => origin.serve(&path, &billion_laughs(), RSS),
                     4 => {
-                        tables += &source_table(&format!("Source {i:04}"), &reset_url, "");
+                        // One resetting origin; the query keeps each source's URL unique.
+                        let url = format!("{reset_url}?s={i}");
+                        tables += &source_table(&format!("Source {i:04}"), &url, "");
                         continue;
                     }
                     _ => origin.stream(
@@ -808,7 +810,13 @@ async fn peak_memory_stays_bounded_when_fetching_1000_sources() {
     let text = format!(
         "[store]\npath = {:?}\n{}",
         dir.path().join("store").display().to_string(),
-        config_with_fetch("allow_private = true\n", &tables)
+        config_with_fetch(
+            &format!(
+                "allow_private = true\n{}",
+                std::env::var("FEEDMILL_FETCH_EXTRA").unwrap_or_default()
+            ),
+            &tables
+        )
     );
     std::fs::write(&config, text).unwrap();
     let bin =
@@ -822,6 +830,7 @@ async fn peak_memory_stays_bounded_when_fetching_1000_sources() {
         .arg("fetch")
         .env_remove("FEEDMILL_STORE")
         .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -844,7 +853,8 @@ async fn peak_memory_stays_bounded_when_fetching_1000_sources() {
         peak as f64 / 1024.0,
         status.code()
     );
-    assert!(summary.starts_with("1000 sources"), "{stdout}");
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap();
+    assert!(summary.starts_with("1000 sources"), "{stdout}\n{stderr}");
     assert!(peak > 0, "no /proc measurement");
     assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
 }
