@@ -193,6 +193,11 @@ fn looks_like_markup(s: &str) -> bool {
 /// `javascript:` URLs or iframes), every relative URL made absolute and tracking parameters
 /// removed from links. XML-illegal control characters never survive.
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
+    // html5ever's tree building is quadratic in nesting depth (100,000 nested tags in one
+    // description take minutes): past a depth no real article has, keep the text only.
+    if nesting_depth_exceeds(html, MAX_HTML_DEPTH) {
+        return plain_to_html(&html_to_text(html));
+    }
     let rewritten = html::rewrite(html, base);
     let mut builder = ammonia::Builder::default();
     builder.attribute_filter(|element, attribute, value| match (element, attribute) {
@@ -220,6 +225,49 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
 /// reader passes them through, and no output format may carry them.
 fn is_xml_illegal(c: char) -> bool {
     (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+}
+
+/// Deeper HTML than this is flattened to text before sanitizing (see [`sanitize_html`]).
+const MAX_HTML_DEPTH: usize = 256;
+
+/// Whether the tags of `html` nest deeper than `limit`, by a linear scan that counts opening
+/// tags against closing ones (void and self-closing tags do not nest).
+fn nesting_depth_exceeds(html: &str, limit: usize) -> bool {
+    const VOID: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    let bytes = html.as_bytes();
+    let mut depth: usize = 0;
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'<') {
+        i += off + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let name_len = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if name_len == 0 {
+            continue;
+        }
+        let name = html[start..start + name_len].to_ascii_lowercase();
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(bytes.len(), |e| start + e);
+        let self_closing = end > 0 && bytes.get(end - 1) == Some(&b'/');
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !self_closing && !VOID.contains(&name.as_str()) {
+            depth += 1;
+            if depth > limit {
+                return true;
+            }
+        }
+        i = end.min(bytes.len());
+    }
+    false
 }
 
 /// Plain text as an HTML fragment: escaped, blank-line separated paragraphs.
@@ -327,6 +375,20 @@ mod tests {
 
     fn parsed(xml: &str) -> ParsedFeed {
         crate::parse::parse(xml.as_bytes(), None, "https://example.org/feed/").unwrap()
+    }
+
+    #[test]
+    fn sanitize_html_flattens_to_text_when_nesting_is_absurdly_deep() {
+        let deep = format!(
+            "{}kernel{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        // Flattened by the linear pre-check, never handed to html5ever.
+        assert_eq!(sanitize_html(&deep, None), "<p>kernel</p>");
+        let normal = "<div><p>a <b>b</b><br><img src=\"https://x.org/i.png\"/></p></div>";
+        assert!(!nesting_depth_exceeds(normal, 3));
+        assert!(nesting_depth_exceeds(&"<i>".repeat(300), 256));
     }
 
     #[test]
