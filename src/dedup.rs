@@ -8,10 +8,20 @@
 //! exhaustively.
 //!
 //! - `boilerplate.rs`: the lines of an article that say nothing about it (newsletter pitches,
-//!   "The post … appeared first on …", a source's repeated footer), dropped before hashing.
+//!   "The post … appeared first on …", a source's repeated footer or column title), dropped
+//!   before hashing.
 //! - `simhash.rs`: the stable 64-bit hashes and the SimHash of word shingles.
-//! - `near.rs`: an article's fingerprints and the near-duplicate decision rule.
-//! - `index.rs`: the banded index (pigeonhole bands of the SimHash) with a time window.
+//! - `near.rs`: an article's fingerprints and the near-duplicate decision rule, with the
+//!   measurements behind its thresholds.
+//! - `index.rs`: the keys that find candidates in O(1) (block pairs of the SimHash, title
+//!   forms) and an in-memory index with a time window.
+//!
+//! What the store does with layer 3, per new article of source S at time `at` (published,
+//! else first seen): fingerprint it with the union of every source's repeated lines and
+//! titles ([`repeated_lines`], [`repeated_titles`], [`LineFilter::extend`]); look up the
+//! stored articles of other sources sharing one of its [`band_keys`] within the window;
+//! confirm each with [`is_near_duplicate`] on their stored [`Fingerprints::to_bytes`]; join
+//! the first confirmed one's story; store its fingerprints and keys.
 
 mod boilerplate;
 mod index;
@@ -24,7 +34,8 @@ pub use boilerplate::{
 pub use index::{BAND_COUNT, BandKey, MAX_INDEXED_DISTANCE, NearDupIndex, band_keys};
 pub use near::{
     FINGERPRINT_BYTES, FINGERPRINT_VERSION, Fingerprints, LEAD_WORDS, MIN_TITLE_WORDS,
-    NearDupRules, SHINGLE_WORDS, TITLE_FORMS, is_near_duplicate, strip_outlet_suffix, title_key,
+    NearDupRules, NearDupRulesError, SHINGLE_WORDS, TITLE_FORMS, is_near_duplicate,
+    strip_outlet_suffix, title_key,
 };
 pub use simhash::{hamming, simhash, stable_hash};
 

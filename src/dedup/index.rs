@@ -81,22 +81,31 @@ fn block(fp: u64, b: usize) -> u64 {
 /// without duplicates. Two articles that [`is_near_duplicate`] can pair (with
 /// `max_text_distance <= MAX_INDEXED_DISTANCE`) always share at least one key.
 pub fn band_keys(fp: &Fingerprints) -> Vec<BandKey> {
-    let mut keys = Vec::with_capacity(BAND_COUNT);
+    let (keys, n) = key_array(fp);
+    keys[..n].to_vec()
+}
+
+/// [`band_keys`] without allocating: the keys and how many there are.
+fn key_array(fp: &Fingerprints) -> ([BandKey; BAND_COUNT], usize) {
+    let mut keys = [0; BAND_COUNT];
+    let mut n = 0;
     if fp.text_words > 0 {
         for (slot, (a, b)) in BLOCK_PAIRS.iter().enumerate() {
             let (_, width_b) = BLOCK_BITS[*b];
             let value = block(fp.text, *a) << width_b | block(fp.text, *b);
-            keys.push(key(slot as u64, value));
+            keys[n] = key(slot as u64, value);
+            n += 1;
         }
     }
     // One slot for every form: a whole title must meet the other's stripped form.
     for t in fp.titles {
         let k = key(TITLE_SLOT, t);
-        if t != 0 && !keys.contains(&k) {
-            keys.push(k);
+        if t != 0 && !keys[..n].contains(&k) {
+            keys[n] = k;
+            n += 1;
         }
     }
-    keys
+    (keys, n)
 }
 
 /// A hasher for keys that are already hashes: one `fmix64`, no per-process seed.
@@ -119,7 +128,19 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Buckets = HashMap<BandKey, Vec<u32>, BuildHasherDefault<KeyHasher>>;
+/// Key → the newest posting under it.
+type Heads = HashMap<BandKey, u32, BuildHasherDefault<KeyHasher>>;
+
+/// No further posting.
+const END: u32 = u32::MAX;
+
+/// One entry under one key, chained to the previous posting of the same key: a bucket costs
+/// 8 bytes per entry and no allocation of its own (a `Vec` per key would cost ~40).
+#[derive(Clone, Copy)]
+struct Posting {
+    entry: u32,
+    next: u32,
+}
 
 struct Entry<T> {
     id: T,
@@ -133,7 +154,8 @@ pub struct NearDupIndex<T> {
     rules: NearDupRules,
     window: TimeDelta,
     entries: Vec<Entry<T>>,
-    buckets: Buckets,
+    heads: Heads,
+    postings: Vec<Posting>,
 }
 
 impl<T> NearDupIndex<T> {
@@ -144,7 +166,8 @@ impl<T> NearDupIndex<T> {
             rules,
             window,
             entries: Vec::new(),
-            buckets: Buckets::default(),
+            heads: Heads::default(),
+            postings: Vec::new(),
         }
     }
 
@@ -158,12 +181,20 @@ impl<T> NearDupIndex<T> {
 
     /// Stores an article's fingerprints under `id`, at its time (published, else first seen).
     pub fn insert(&mut self, id: T, fp: Fingerprints, at: DateTime<Utc>) {
-        let Ok(n) = u32::try_from(self.entries.len()) else {
-            // Four billion entries: beyond any window; refuse rather than wrap.
+        let (keys, count) = key_array(&fp);
+        let (Ok(n), Ok(_)) = (
+            u32::try_from(self.entries.len()),
+            u32::try_from(self.postings.len() + count),
+        ) else {
+            // Four billion postings: beyond any window; refuse rather than wrap.
             return;
         };
-        for k in band_keys(&fp) {
-            self.buckets.entry(k).or_default().push(n);
+        for k in &keys[..count] {
+            let k = *k;
+            // Fits: checked above that every new posting index is below u32::MAX.
+            let posting = self.postings.len() as u32;
+            let next = self.heads.insert(k, posting).unwrap_or(END);
+            self.postings.push(Posting { entry: n, next });
         }
         self.entries.push(Entry { id, fp, at });
     }
@@ -172,9 +203,12 @@ impl<T> NearDupIndex<T> {
     /// first. Cost: one map probe per key plus the (few) candidates sharing a key.
     pub fn find(&self, fp: &Fingerprints, at: DateTime<Utc>) -> Vec<&T> {
         let mut candidates: Vec<u32> = Vec::new();
-        for k in band_keys(fp) {
-            if let Some(bucket) = self.buckets.get(&k) {
-                candidates.extend_from_slice(bucket);
+        let (keys, count) = key_array(fp);
+        for k in &keys[..count] {
+            let mut p = self.heads.get(k).copied().unwrap_or(END);
+            while let Some(posting) = self.postings.get(p as usize) {
+                candidates.push(posting.entry);
+                p = posting.next;
             }
         }
         candidates.sort_unstable();
@@ -193,7 +227,8 @@ impl<T> NearDupIndex<T> {
     pub fn prune(&mut self, before: DateTime<Utc>) -> usize {
         let old = std::mem::take(&mut self.entries);
         let total = old.len();
-        self.buckets.clear();
+        self.heads.clear();
+        self.postings.clear();
         for e in old.into_iter().filter(|e| e.at >= before) {
             self.insert(e.id, e.fp, e.at);
         }
