@@ -22,7 +22,10 @@ const FUTURE_TOLERANCE_MINUTES: i64 = 10;
 /// to resolve relative links; `now` is the fetch time, used to clamp future dates.
 pub fn article(entry: &Entry, feed: &ParsedFeed, feed_url: &str, now: DateTime<Utc>) -> Article {
     let base = content_base(entry, feed_url);
-    let url = entry_link(entry, base.as_ref());
+    // The link we republish carries no tracking parameters (`utm_*`, `fbclid`, …), like the
+    // links inside the content.
+    let url =
+        entry_link(entry, base.as_ref()).map(|u| html::strip_tracking_params(&u).into_owned());
     let title = entry
         .title
         .as_ref()
@@ -440,10 +443,8 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2024, 5, 8, 0, 0, 0).unwrap();
         let a = article(&feed.entries[0], &feed, "https://example.org/feed/", now);
         assert_eq!(a.title, "A & B");
-        assert_eq!(
-            a.url.as_deref(),
-            Some("https://example.org/2024/a?utm_source=rss")
-        );
+        // Resolved, and without the tracking parameter.
+        assert_eq!(a.url.as_deref(), Some("https://example.org/2024/a"));
         assert_eq!(a.canonical_url.as_deref(), Some("example.org/2024/a"));
         assert_eq!(a.entry_key, "link:example.org/2024/a");
         assert_eq!(a.summary_text, "Body x");

@@ -103,6 +103,10 @@ async fn topic_feed_shows_story_once_when_second_source_links_with_tracking_para
         .await
         .unwrap();
     assert!(
+        !body.contains("utm_source"),
+        "republished links must not carry tracking parameters"
+    );
+    assert!(
         body.contains("Central Asia Wire"),
         "also-reported-by attribution missing"
     );
