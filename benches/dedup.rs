@@ -2,6 +2,18 @@
 //! (issue 4): the ratio is the figure, and it should stay near 1.
 //!
 //! Run: `cargo bench --bench dedup -- --warm-up-time 1 --measurement-time 3`.
+//!
+//! Measured once on the shared 2-core development machine (load 1–2, so ±30%), per lookup:
+//!
+//! | index                         | 10,000 stored | 1,000,000 stored | ratio |
+//! |-------------------------------|---------------|------------------|-------|
+//! | block pairs, new article      | 96 ns         | 362 ns           | 3.8   |
+//! | block pairs, a copy (1 found) | 333 ns        | 1.30 µs          | 3.9   |
+//! | 4 × 16-bit pigeonhole, new    | 30 ns         | 2.41 µs          | 80    |
+//!
+//! The work per lookup is the same at both sizes (12 map probes, ~0.2 random candidates at
+//! 1 M); what grows is where the probes land: the 1 M index (~300 MB) is in DRAM, the 10 k
+//! one in cache. The pigeonhole index verifies ~61 random candidates per lookup at 1 M.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -189,8 +189,8 @@ pub fn canonical_url(link: &str) -> Option<String> {
 /// dropped; tracking and AMP parameters (built-in list plus `rules`) removed and the remaining
 /// query parameters sorted; AMP paths mapped to the article (`/story/amp`, `/news/amp/story`,
 /// `/story.amp.html`); the target of a known redirector (`google.com/url?url=…`,
-/// `l.facebook.com/l.php?u=…`) or AMP cache (`google.com/amp/s/…`, `*.cdn.ampproject.org/c/s/…`)
-/// used instead of the wrapper. Returned without scheme, e.g.
+/// `l.facebook.com/l.php?u=…`) or AMP cache (`google.com/amp/s/…`,
+/// `*.cdn.ampproject.org/c/s/…`) used instead of the wrapper. Returned without scheme, e.g.
 /// `thediplomat.com/2024/05/china-kyrgyzstan-ties-warm`. `None` for non-http(s) links.
 ///
 /// Why these and not more: each rule maps renditions a publisher serves for the same article;
@@ -274,7 +274,8 @@ fn push_article_path(out: &mut String, path: &str) {
 
 /// The article behind a wrapper URL, when `url` is one: a redirector whose query names the
 /// target (Google's `/url`, old Google News' `/news/url`, Facebook's `l.php`), Google's AMP
-/// viewer (`google.com/amp/s/HOST/PATH`) or the AMP cache (`HOST-ID.cdn.ampproject.org/c/s/HOST/PATH`).
+/// viewer (`google.com/amp/s/HOST/PATH`) or the AMP cache
+/// (`HOST-ID.cdn.ampproject.org/c/s/HOST/PATH`).
 fn unwrap_target(url: &Url) -> Option<Url> {
     let host = url.host_str()?.to_ascii_lowercase();
     let host = host.trim_end_matches('.');
