@@ -54,6 +54,27 @@ fn parse_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds an article's content columns, in the order both the INSERT and the UPDATE of
+/// `ingest` list them: guid, url, canonical_url, title, summary_html, content_html,
+/// summary_text, content_text, authors, categories, lang, published.
+fn bind_content<'q>(query: SqliteQuery<'q>, a: &'q Article) -> SqliteQuery<'q> {
+    query
+        .bind(&a.guid)
+        .bind(&a.url)
+        .bind(&a.canonical_url)
+        .bind(&a.title)
+        .bind(&a.summary_html)
+        .bind(&a.content_html)
+        .bind(&a.summary_text)
+        .bind(&a.content_text)
+        .bind(json_list(&a.authors))
+        .bind(json_list(&a.categories))
+        .bind(&a.lang)
+        .bind(a.published.map(ms))
+}
+
 /// The hash that tells an edited article from an unchanged one.
 fn article_hash(a: &Article) -> String {
     dedup::content_hash(&[
@@ -323,30 +344,19 @@ impl Store {
                     .filter(|u| *u > old_updated)
                     .unwrap_or(now_ms)
                     .max(old_updated);
-                sqlx::query(
+                let query = sqlx::query(
                     "UPDATE articles SET guid = ?2, url = ?3, canonical_url = ?4, title = ?5, summary_html = ?6,
                        content_html = ?7, summary_text = ?8, content_text = ?9, authors = ?10, categories = ?11,
                        lang = ?12, published = COALESCE(?13, published), updated = ?14, content_hash = ?15
                      WHERE id = ?1",
                 )
-                .bind(article_id)
-                .bind(&a.guid)
-                .bind(&a.url)
-                .bind(&a.canonical_url)
-                .bind(&a.title)
-                .bind(&a.summary_html)
-                .bind(&a.content_html)
-                .bind(&a.summary_text)
-                .bind(&a.content_text)
-                .bind(json_list(&a.authors))
-                .bind(json_list(&a.categories))
-                .bind(&a.lang)
-                .bind(a.published.map(ms))
-                .bind(updated)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(q("update article"))?;
+                .bind(article_id);
+                bind_content(query, a)
+                    .bind(updated)
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(q("update article"))?;
                 sqlx::query("UPDATE stories SET updated = MAX(updated, ?2) WHERE id = ?1")
                     .bind(story)
                     .bind(updated)
@@ -404,7 +414,7 @@ impl Store {
                 }
                 None => found_story(&mut tx, source, a, now, published, updated).await?,
             };
-            let article_id: i64 = sqlx::query_scalar(
+            let query = sqlx::query(
                 "INSERT INTO articles (source_id, entry_key, story_id, guid, url, canonical_url, title, summary_html,
                    content_html, summary_text, content_text, authors, categories, lang, published, updated, first_seen, content_hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
@@ -412,25 +422,15 @@ impl Store {
             )
             .bind(source_id)
             .bind(&a.entry_key)
-            .bind(story)
-            .bind(&a.guid)
-            .bind(&a.url)
-            .bind(&a.canonical_url)
-            .bind(&a.title)
-            .bind(&a.summary_html)
-            .bind(&a.content_html)
-            .bind(&a.summary_text)
-            .bind(&a.content_text)
-            .bind(json_list(&a.authors))
-            .bind(json_list(&a.categories))
-            .bind(&a.lang)
-            .bind(a.published.map(ms))
-            .bind(ms(updated))
-            .bind(now_ms)
-            .bind(&hash)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(q("insert article"))?;
+            .bind(story);
+            let article_id: i64 = bind_content(query, a)
+                .bind(ms(updated))
+                .bind(now_ms)
+                .bind(&hash)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(q("insert article"))?
+                .get(0);
             set_membership(&mut tx, article_id, &item.topics).await?;
             changed.extend(item.topics.iter().map(|m| m.topic.clone()));
             stats.new += 1;
