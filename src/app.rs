@@ -1,10 +1,14 @@
 //! Builds the daemon from a configuration and wires its parts: store, pipeline, scheduler,
 //! catalog and HTTP server. Tests build the same `App` on port 0 and drive it with `tick`.
+//!
+//! While it runs, the daemon reloads feeds.toml when the file changes or on SIGHUP
+//! ([`AppHandle::reload`]) and shuts down within a bounded time on SIGTERM/SIGINT.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
@@ -12,10 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::http::{self, AppState};
 use crate::pipeline::{Pipeline, PipelineError, SourceReport};
-use crate::schedule::{ScheduleError, Scheduler};
+use crate::reload::{self, ConfigWatcher};
+use crate::schedule::{ScheduleChanges, ScheduleError, Scheduler};
+use crate::status::DaemonStatus;
 use crate::store::{Store, StoreError};
 
 /// How often the server re-reads topic versions, to notice writes by other processes (a
@@ -29,8 +35,14 @@ const AGEING_EVERY: Duration = Duration::from_secs(60);
 /// How often retention (`[store] retention`) runs while the daemon serves.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
-/// How long shutdown waits for in-flight work before giving up.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// How long shutdown waits for in-flight fetches, writes and HTTP responses before giving up.
+/// With [`STORE_CLOSE`] and the runtime's own bound (in `main`) the process exits within 9 s
+/// of SIGTERM: inside the 10 s container runtimes wait before SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
+
+/// How long closing the store may take at shutdown (it waits for connections still in use).
+/// A store left open is still consistent: every write is one SQLite transaction.
+const STORE_CLOSE: Duration = Duration::from_secs(1);
 
 /// Allocations at least this large get their own mapping, returned to the system when freed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -67,14 +79,37 @@ pub enum AppError {
     Serve(#[source] std::io::Error),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    /// A reload found feeds.toml unreadable or invalid (the same text `feedmill check` prints).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// What a reload applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    pub changes: ScheduleChanges,
+    /// Topics whose membership was re-evaluated over the stored articles (query, exclude,
+    /// or the sources a `source:`/`tag:` query looks at changed; or a topic was added).
+    pub reevaluated: Vec<String>,
+    /// Settings that changed in the file but apply only after a restart (ignored until then).
+    pub needs_restart: Vec<&'static str>,
+    /// How long the reload waited for fetches in flight to finish.
+    pub waited_ms: u64,
 }
 
 /// The parts a running daemon shares; cheap to clone.
 #[derive(Clone)]
 pub struct AppHandle {
+    /// The pipeline built at start-up. A reload replaces the one in use
+    /// ([`Scheduler::pipeline`]); both share the store.
     pub pipeline: Arc<Pipeline>,
     pub scheduler: Scheduler,
     pub catalog: Arc<Catalog>,
+    pub status: Arc<DaemonStatus>,
+    /// `--store`, applied again to every reloaded file.
+    store_override: Option<PathBuf>,
+    /// One reload at a time (the file watcher and SIGHUP may both ask).
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppHandle {
@@ -86,6 +121,110 @@ impl AppHandle {
         }
         reports
     }
+
+    /// Read feeds.toml again and apply it without a restart: sources added, removed or
+    /// changed, schedules, fetch settings, topics (re-evaluated over the stored articles when
+    /// their query changed), titles and `base_url`. Nothing is lost: per-source state stays
+    /// in the store and in the scheduler, removed sources keep their articles, and a source
+    /// is never fetched twice at once (the reload waits for fetches in flight, see
+    /// [`Scheduler::pause`]). `listen` and the store's location need a restart: a change is
+    /// logged and ignored. An invalid file changes nothing and is an error.
+    pub async fn reload(&self, now: DateTime<Utc>) -> Result<Reloaded, AppError> {
+        let _one = self.reloading.lock().await;
+        let current = self.scheduler.pipeline();
+        let running = current.config().clone();
+        let mut fresh =
+            Config::load(&running.path)?.with_overrides(self.store_override.clone(), None);
+        let needs_restart = restart_only(&running, &fresh);
+        for setting in &needs_restart {
+            tracing::warn!(
+                config = %running.path.display(),
+                setting = %setting,
+                "{setting} changed in the configuration: needs a restart; keeping the running value until then"
+            );
+        }
+        fresh.server.listen = running.server.listen.clone();
+        fresh.store.path = running.store.path.clone();
+        fresh.store.url = running.store.url.clone();
+        for warning in fresh.warnings() {
+            tracing::warn!(config = %running.path.display(), "{warning}");
+        }
+        let fresh = Arc::new(fresh);
+        let pipeline = Arc::new(current.reconfigured(fresh.clone())?);
+        let started = Instant::now();
+        let (reevaluated, changes, waited) = {
+            let paused = self.scheduler.pause().await;
+            let waited = started.elapsed();
+            let reevaluated = pipeline.sync(now).await?;
+            let changes = self.scheduler.reconfigure(&paused, pipeline, now).await?;
+            (reevaluated, changes, waited)
+        };
+        self.catalog.set_config(fresh);
+        self.catalog.refresh_versions().await?;
+        Ok(Reloaded {
+            changes,
+            reevaluated,
+            needs_restart,
+            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// [`AppHandle::reload`], logged and recorded in [`DaemonStatus`] (a rejected file shows
+    /// on `/sources`; the daemon keeps the configuration it has).
+    pub async fn reload_and_report(&self, trigger: &'static str) {
+        let started = Instant::now();
+        let path = self.status.config().path;
+        let result = self.reload(Utc::now()).await;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(r) => {
+                tracing::info!(
+                    config = %path.display(),
+                    trigger,
+                    added = ?r.changes.added,
+                    removed = ?r.changes.removed,
+                    moved = ?r.changes.moved,
+                    rescheduled = ?r.changes.rescheduled,
+                    reevaluated = ?r.reevaluated,
+                    waited_ms = r.waited_ms,
+                    elapsed_ms,
+                    "configuration reloaded"
+                );
+                self.status.applied(Utc::now());
+            }
+            Err(e) => {
+                let loaded = self
+                    .status
+                    .config()
+                    .loaded_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default();
+                tracing::error!(
+                    config = %path.display(),
+                    trigger,
+                    error = %e,
+                    "configuration rejected; still running the one loaded at {loaded}"
+                );
+                self.status.rejected(e.to_string(), Utc::now());
+            }
+        }
+    }
+}
+
+/// The settings that changed between `running` and `fresh` but cannot change live: the
+/// listening socket is bound once, and the store is opened once.
+fn restart_only(running: &Config, fresh: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if running.server.listen != fresh.server.listen {
+        out.push("[server] listen");
+    }
+    if running.store.path != fresh.store.path {
+        out.push("[store] path");
+    }
+    if running.store.url != fresh.store.url {
+        out.push("[store] url");
+    }
+    out
 }
 
 pub struct App {
@@ -110,6 +249,11 @@ impl App {
         catalog.refresh_versions().await?;
         let scheduler = Scheduler::new(pipeline.clone(), now);
         scheduler.restore(&store.source_statuses().await?);
+        let status = Arc::new(DaemonStatus::new(
+            config.path.clone(),
+            now,
+            scheduler.heartbeat(),
+        ));
         let addr = config.server.listen.clone();
         let listener = TcpListener::bind(&addr)
             .await
@@ -123,9 +267,20 @@ impl App {
                 pipeline,
                 scheduler,
                 catalog,
+                status,
+                store_override: None,
+                reloading: Arc::default(),
             },
             store,
         })
+    }
+
+    /// The `--store` given on the command line, which a reload applies to the file again
+    /// (else a reload would see the file's `[store] path` as a change). Call before
+    /// [`App::handle`].
+    pub fn with_store_override(mut self, store: Option<PathBuf>) -> App {
+        self.handle.store_override = store;
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -136,8 +291,9 @@ impl App {
         self.handle.clone()
     }
 
-    /// Serve HTTP (and, with `schedule`, run the cron jobs) until `shutdown` completes; then
-    /// stop scheduling, let in-flight work finish within a grace period and close the store.
+    /// Serve HTTP (and, with `schedule`, run the cron jobs) until `shutdown` completes, reloading
+    /// feeds.toml when it changes or on SIGHUP; then stop scheduling, let in-flight fetches,
+    /// writes and responses finish within a grace period and close the store.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -145,19 +301,16 @@ impl App {
     ) -> Result<(), AppError> {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let AppHandle {
-            pipeline,
-            scheduler,
-            catalog,
-        } = self.handle;
+        let handle = self.handle.clone();
         let state = AppState {
-            catalog: catalog.clone(),
+            catalog: handle.catalog.clone(),
             store: self.store.clone(),
+            status: handle.status.clone(),
         };
 
-        let changed = pipeline.changed();
+        let changed = handle.pipeline.changed();
         let stop = token.clone();
-        let ageing = pipeline.clone();
+        let ageing = handle.clone();
         tracker.spawn(async move {
             let mut aged_at = Utc::now();
             loop {
@@ -168,23 +321,25 @@ impl App {
                 }
                 let now = Utc::now();
                 if now - aged_at >= chrono::Duration::from_std(AGEING_EVERY).unwrap_or_default() {
-                    if let Err(e) = ageing.age_topics(aged_at, now).await {
+                    let pipeline = ageing.scheduler.pipeline();
+                    if let Err(e) = pipeline.age_topics(aged_at, now).await {
                         tracing::warn!(error = %e, "failed to age max_age topics");
                     }
                     aged_at = now;
                 }
-                if let Err(e) = catalog.refresh_versions().await {
+                if let Err(e) = ageing.catalog.refresh_versions().await {
                     tracing::warn!(error = %e, "failed to read topic versions");
                 }
             }
         });
+        tracker.spawn(watch_config(handle.clone(), token.clone()));
         let scheduler_error: Arc<std::sync::Mutex<Option<ScheduleError>>> = Arc::default();
         if schedule {
             let stop = token.clone();
-            let retention = pipeline.clone();
+            let retention = handle.scheduler.clone();
             tracker.spawn(async move {
                 loop {
-                    if let Err(e) = retention.expire(Utc::now()).await {
+                    if let Err(e) = retention.pipeline().expire(Utc::now()).await {
                         tracing::error!(error = %e, "retention pass failed");
                     }
                     tokio::select! {
@@ -195,6 +350,7 @@ impl App {
             });
             let stop = token.clone();
             let failed = scheduler_error.clone();
+            let scheduler = handle.scheduler.clone();
             tracker.spawn(async move {
                 if let Err(e) = scheduler.run(stop.clone()).await {
                     // A daemon that serves but never fetches would go stale silently: stop.
@@ -212,18 +368,43 @@ impl App {
         });
         tracker.close();
         let addr = self.listener.local_addr().map_err(AppError::Serve)?;
-        tracing::info!(addr = %addr, "serving");
+        tracing::info!(addr = %addr, config = %handle.status.config().path.display(), "serving");
         let server = axum::serve(self.listener, http::router(state))
             .with_graceful_shutdown(token.clone().cancelled_owned());
-        let served = server.await.map_err(AppError::Serve);
+        let mut server = tokio::spawn(server.into_future());
+        let ended = tokio::select! {
+            ended = &mut server => Some(ended),
+            _ = token.cancelled() => None,
+        };
         token.cancel();
-        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let ended = match ended {
+            Some(ended) => ended,
+            None => match tokio::time::timeout_at(deadline, &mut server).await {
+                Ok(ended) => ended,
+                Err(_) => {
+                    tracing::warn!(
+                        "HTTP responses still in flight after the grace period were cut off"
+                    );
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            },
+        };
+        if tokio::time::timeout_at(deadline, tracker.wait())
             .await
             .is_err()
         {
             tracing::warn!("in-flight work did not finish within the grace period");
         }
-        self.store.close().await;
+        if tokio::time::timeout(STORE_CLOSE, self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the store did not close in time (it stays consistent: every write is one transaction)"
+            );
+        }
         if let Some(e) = scheduler_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -231,6 +412,69 @@ impl App {
         {
             return Err(AppError::Schedule(e));
         }
-        served
+        match ended {
+            Ok(served) => served.map_err(AppError::Serve),
+            Err(e) => Err(AppError::Serve(std::io::Error::other(e))),
+        }
     }
+}
+
+/// Reload feeds.toml when its directory says it changed (debounced) or on SIGHUP, until
+/// `stop`. Without a watch (inotify limits, an unreadable directory) SIGHUP still works.
+async fn watch_config(handle: AppHandle, stop: CancellationToken) {
+    let path = handle.status.config().path;
+    let (watcher, mut events) = match ConfigWatcher::start(&path) {
+        Ok((watcher, events)) => (Some(watcher), events),
+        Err(e) => {
+            tracing::warn!(config = %path.display(), error = %e, "not watching the configuration: reload it with SIGHUP");
+            (None, tokio::sync::mpsc::channel(1).1)
+        }
+    };
+    if let Some(w) = &watcher {
+        tracing::debug!(dir = %w.dir().display(), "watching the configuration's directory");
+    }
+    let mut hangup = hangup_signal();
+    loop {
+        let trigger = tokio::select! {
+            _ = stop.cancelled() => break,
+            Some(()) = events.recv(), if watcher.is_some() => {
+                reload::settle(&mut events, reload::DEBOUNCE).await;
+                "file changed"
+            }
+            Some(()) = next_hangup(&mut hangup) => "SIGHUP",
+        };
+        handle.reload_and_report(trigger).await;
+    }
+}
+
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+/// SIGHUP, the usual "reload your configuration" signal. Listening also keeps its default
+/// action (terminate) from killing the daemon.
+fn hangup_signal() -> Hangup {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+async fn next_hangup(hangup: &mut Hangup) -> Option<()> {
+    #[cfg(unix)]
+    if let Some(signal) = hangup {
+        return signal.recv().await;
+    }
+    let _ = hangup;
+    std::future::pending().await
 }

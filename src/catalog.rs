@@ -25,7 +25,8 @@ pub enum CatalogError {
 
 pub struct Catalog {
     store: Store,
-    config: Arc<Config>,
+    /// Replaced when feeds.toml is reloaded (see [`Catalog::set_config`]).
+    config: RwLock<Arc<Config>>,
     cache: FeedCache,
     versions: RwLock<HashMap<String, TopicVersion>>,
 }
@@ -34,14 +35,26 @@ impl Catalog {
     pub fn new(store: Store, config: Arc<Config>) -> Catalog {
         Catalog {
             store,
-            config,
+            config: RwLock::new(config),
             cache: FeedCache::new(),
             versions: RwLock::new(HashMap::new()),
         }
     }
 
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    /// The configuration in use (the one loaded last).
+    pub fn config(&self) -> Arc<Config> {
+        // One assignment per update: a poisoned lock still holds a consistent value.
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serve a reloaded configuration. Every rendered feed is dropped: titles, limits,
+    /// `base_url` or content modes may have changed without any topic's version moving.
+    pub fn set_config(&self, config: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+        self.cache.clear();
     }
 
     /// Re-read every topic's version from the store; returns whether any changed.
@@ -62,25 +75,31 @@ impl Catalog {
         })
     }
 
-    fn topic(&self, slug: &str) -> Result<&TopicConfig, CatalogError> {
-        self.config
+    fn topic<'a>(config: &'a Config, slug: &str) -> Result<&'a TopicConfig, CatalogError> {
+        config
             .topic(slug)
             .ok_or_else(|| CatalogError::UnknownTopic(slug.to_owned()))
     }
 
     /// Everything a topic feed shows now, newest story first.
     pub async fn feed(&self, slug: &str, now: DateTime<Utc>) -> Result<TopicFeed, CatalogError> {
-        let topic = self.topic(slug)?;
+        self.feed_in(&self.config(), slug, now).await
+    }
+
+    async fn feed_in(
+        &self,
+        config: &Config,
+        slug: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TopicFeed, CatalogError> {
+        let topic = Catalog::topic(config, slug)?;
         let since = topic
             .max_age
             .and_then(|age| chrono::Duration::from_std(age).ok())
             .map(|age| now - age);
         let mut entries = self.store.topic_entries(slug, topic.limit, since).await?;
         for entry in &mut entries {
-            entry.content = self
-                .config
-                .source(&entry.source.name)
-                .and_then(|s| s.content);
+            entry.content = config.source(&entry.source.name).and_then(|s| s.content);
         }
         let version = self.version(slug);
         // The feed's `updated` (and HTTP Last-Modified) is the last change of its content as
@@ -96,12 +115,12 @@ impl Catalog {
         } else {
             version.changed_at
         };
-        let period = self.config.fetch.schedule.nominal_period();
+        let period = config.fetch.schedule.nominal_period();
         Ok(TopicFeed {
             slug: topic.slug.clone(),
             title: topic.title.clone(),
             description: topic.description.clone(),
-            base_url: self.config.server.base_url_str(),
+            base_url: config.server.base_url_str(),
             content: topic.content,
             ttl_minutes: u32::try_from(period.as_secs().div_ceil(60))
                 .unwrap_or(u32::MAX)
@@ -118,18 +137,24 @@ impl Catalog {
         format: Format,
         now: DateTime<Utc>,
     ) -> Result<Arc<Rendered>, CatalogError> {
-        self.topic(slug)?;
+        let config = self.config();
+        Catalog::topic(&config, slug)?;
         let version = self.version(slug);
         if let Some(hit) = self.cache.get(slug, format, version.version) {
             return Ok(hit);
         }
-        let feed = self.feed(slug, now).await?;
+        let feed = self.feed_in(&config, slug, now).await?;
         let body = publish::render(&feed, format)?;
-        Ok(self.cache.insert(
+        let rendered = self.cache.insert(
             slug,
             format,
             version.version,
             Rendered::new(body, format, feed.updated),
-        ))
+        );
+        if !Arc::ptr_eq(&config, &self.config()) {
+            // A reload came while rendering: this rendering is of the old configuration.
+            self.cache.invalidate(slug);
+        }
+        Ok(rendered)
     }
 }

@@ -41,8 +41,14 @@ pub struct Cli {
     /// Only warnings and errors in the log.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    /// Log line format on stderr: text, or one JSON object per line (for containers).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FEEDMILL_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -93,6 +99,12 @@ pub enum Command {
     },
     /// Exit 0 if the local server answers /healthz (for container health checks).
     Healthcheck,
+    /// Write a consistent copy of the store to FILE, also while `serve` runs (SQLite
+    /// `VACUUM INTO`); never overwrites an existing file.
+    Backup {
+        /// The new file to write (must not exist).
+        file: PathBuf,
+    },
     /// Run a query over the stored articles: matches newest first, with what matched.
     Search {
         /// A query in the topic query language, e.g. 'kyrgyz* AND border*'.
@@ -119,12 +131,26 @@ pub fn init_logging(cli: &Cli) {
         .with_ansi(std::io::stderr().is_terminal());
     match cli.log_format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        // Fields at the top level of each object, as log collectors index them.
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 
 /// Run the command; the exit code follows DESIGN §4 (1: failure, 2: invalid config).
 pub async fn run(cli: Cli) -> ExitCode {
+    if let (Command::Healthcheck, Ok(listen)) = (&cli.command, std::env::var("FEEDMILL_LISTEN"))
+        && !listen.is_empty()
+    {
+        // The container's probe: it must not depend on feeds.toml being valid, since a
+        // running daemon keeps serving on its last good configuration after a bad edit.
+        return match healthcheck(&listen).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -133,7 +159,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, cli.store.clone()).await,
         Command::Fetch { sources } => fetch(config, &sources).await,
         Command::Check => check(&cli.config, config).await,
         Command::Render {
@@ -141,7 +167,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             format,
             output,
         } => render(config, &slug, format.into(), output.as_deref()).await,
-        Command::Healthcheck => healthcheck(&config).await,
+        Command::Healthcheck => healthcheck(&config.server.listen).await,
+        Command::Backup { file } => backup(config, &file).await,
         Command::Search { query, limit } => search(config, &query, limit).await,
     };
     match result {
@@ -157,8 +184,8 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
     Ok(Config::load(&cli.config)?.with_overrides(cli.store.clone(), None))
 }
 
-async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+async fn serve(config: Config, store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?.with_store_override(store);
     app.run_until(shutdown_signal(), true).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -383,11 +410,9 @@ async fn render(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
+async fn healthcheck(listen: &str) -> anyhow::Result<ExitCode> {
     crate::fetch::install_crypto_provider();
-    let listen = config
-        .server
-        .listen
+    let listen = listen
         .replace("0.0.0.0", "127.0.0.1")
         .replace("[::]", "[::1]");
     let url = format!("http://{listen}/healthz");
@@ -405,6 +430,51 @@ async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `feedmill backup FILE`: the store as of one moment, written to a new file, with its size.
+async fn backup(config: Config, file: &Path) -> anyhow::Result<ExitCode> {
+    if std::fs::symlink_metadata(file).is_ok() {
+        anyhow::bail!(
+            "refusing to overwrite {}: it exists (back up to a new file)",
+            file.display()
+        );
+    }
+    let db = config.store.path.join(crate::store::DB_FILE);
+    if !db.exists() {
+        anyhow::bail!("no store at {}: nothing to back up", db.display());
+    }
+    let started = std::time::Instant::now();
+    let store = Store::open(&config.store.path).await?;
+    let result = store.backup(file).await;
+    store.close().await;
+    result?;
+    let size = std::fs::metadata(file)
+        .map_err(|e| anyhow::anyhow!("failed to read the backup {}: {e}", file.display()))?
+        .len();
+    println!(
+        "{}: {size} bytes ({}), copied from {} in {} ms",
+        file.display(),
+        human_size(size),
+        db.display(),
+        started.elapsed().as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A byte count for people: "812 B", "1.4 KiB", "23.0 MiB".
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 async fn search(config: Config, text: &str, limit: usize) -> anyhow::Result<ExitCode> {
@@ -464,4 +534,27 @@ async fn search(config: Config, text: &str, limit: usize) -> anyhow::Result<Exit
         hits.len()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_size_picks_unit_when_bytes_grow() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(23 << 20), "23.0 MiB");
+        assert_eq!(human_size(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn cli_parses_log_format_and_backup_when_given() {
+        let cli = Cli::try_parse_from(["feedmill", "--log-format", "json", "check"]).unwrap();
+        assert!(matches!(cli.log_format, LogFormat::Json));
+        let cli = Cli::try_parse_from(["feedmill", "backup", "copy.db"]).unwrap();
+        assert!(matches!(cli.command, Command::Backup { .. }));
+        assert!(Cli::try_parse_from(["feedmill", "--log-format", "xml", "check"]).is_err());
+    }
 }

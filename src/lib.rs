@@ -18,7 +18,11 @@
 //! - [`store`]: SQLite (WAL): sources, articles, stories, topic membership and versions.
 //! - [`catalog`]: topic feeds as served: read from the store, rendered once per change.
 //! - [`http`]: axum endpoints; never fetches.
-//! - [`app`]: builds and wires everything; [`cli`]: the commands.
+//! - [`app`]: builds and wires everything, reloads feeds.toml live, shuts down in bounded time;
+//!   [`cli`]: the commands.
+//! - [`reload`]: notices edits of feeds.toml (a debounced watch on its directory).
+//! - [`status`]: what the daemon says about itself: the configuration in use, a rejected
+//!   edit, readiness.
 //! - [`model`]: plain data shared by the stages.
 
 pub mod app;
@@ -34,6 +38,8 @@ pub mod parse;
 pub mod pipeline;
 pub mod politeness;
 pub mod publish;
+pub mod reload;
 pub mod schedule;
+pub mod status;
 pub mod store;
 pub mod topics;

@@ -13,7 +13,12 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(cli::run(cli)),
+        Ok(runtime) => {
+            let code = runtime.block_on(cli::run(cli));
+            // A parse still busy on a hostile document must not hold the exit up.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::FAILURE

@@ -229,12 +229,13 @@ struct ParsedChannel {
     site_url: Option<String>,
     ttl_minutes: Option<u32>,
     articles: Vec<Article>,
+    /// What reading the document needed, for the fetch's log line; `None` for a clean feed.
+    recovery: Option<String>,
 }
 
 /// Parse and normalize a fetched body. CPU-bound, and at the mercy of the bytes a stranger
 /// sent: run it off the async workers (see `Pipeline::fetch_and_parse`).
 fn parse_body(
-    source: &str,
     body: &[u8],
     content_type: Option<&str>,
     final_url: &str,
@@ -242,15 +243,13 @@ fn parse_body(
 ) -> Result<ParsedChannel, String> {
     let feed: ParsedFeed =
         parse::parse(body, content_type, final_url).map_err(|e| e.to_string())?;
-    if !feed.recovered.is_empty() {
-        tracing::info!(
-            source = %source,
-            url = %final_url,
-            encoding = feed.encoding,
-            recovered = ?feed.recovered,
-            "feed needed recovery"
-        );
-    }
+    let recovery = (!feed.recovered.is_empty()).then(|| {
+        format!(
+            "needed recovery (read as {}): {}",
+            feed.encoding,
+            feed.recovered.join(", ")
+        )
+    });
     let mut seen = std::collections::HashSet::new();
     let articles = feed
         .entries
@@ -264,6 +263,7 @@ fn parse_body(
         site_url: feed.site_url.clone(),
         ttl_minutes: feed.ttl_minutes,
         articles,
+        recovery,
     })
 }
 
@@ -304,6 +304,22 @@ impl Pipeline {
             config,
             changed: Arc::new(Notify::new()),
         }
+    }
+
+    /// The pipeline for a reloaded configuration. It shares this one's store and change
+    /// signal, and its fetcher too while the fetch settings are unchanged, so connection
+    /// pools and per-host limits carry over; changed settings build a new fetcher (a bad
+    /// `ca_file` is an error, and the reload is rejected).
+    pub fn reconfigured(&self, config: Arc<Config>) -> Result<Pipeline, PipelineError> {
+        let settings = Pipeline::fetch_settings(&config);
+        let fetcher = if settings == Pipeline::fetch_settings(&self.config) {
+            self.fetcher.clone()
+        } else {
+            Fetcher::build(settings)?
+        };
+        let mut pipeline = Pipeline::with_fetcher(config, self.store.clone(), fetcher);
+        pipeline.changed = self.changed.clone();
+        Ok(pipeline)
     }
 
     pub fn store(&self) -> &Store {
@@ -596,12 +612,11 @@ impl Pipeline {
         let final_url = fetched.final_url.clone();
         let content_type = fetched.content_type.clone();
         let body = fetched.body;
-        let name = source.name.clone();
         // Off the async workers: a pathological document (deep nesting in embedded HTML can
         // take the sanitizer seconds) must not stall the HTTP server or other fetches, and a
         // panic in a parser becomes this source's error instead of a dead task.
         let parsed = tokio::task::spawn_blocking(move || {
-            parse_body(&name, &body, content_type.as_deref(), &final_url, now)
+            parse_body(&body, content_type.as_deref(), &final_url, now)
         })
         .await
         .unwrap_or_else(|e| {
@@ -714,10 +729,11 @@ impl Pipeline {
             feed_ttl_minutes: None,
             retry_after_until: None,
         };
+        // Anything else worth knowing about this fetch, carried on its one log line.
+        let mut note: Option<String> = None;
         let (outcome, error, next) = match acquired.result {
             Acquisition::Skipped { reason, next } => {
-                tracing::info!(source = %acquired.source, reason = %reason, "skipped");
-                return SourceReport {
+                let report = SourceReport {
                     source: acquired.source,
                     outcome: Outcome::Skipped,
                     http_status: None,
@@ -729,6 +745,8 @@ impl Pipeline {
                     consecutive_failures: acquired.failures_before,
                     next_attempt: next,
                 };
+                log_fetch(&report, report.error.as_deref());
+                return report;
             }
             Acquisition::NotModified { moved_to, floor } => {
                 record.outcome = FetchResult::NotModified;
@@ -741,6 +759,7 @@ impl Pipeline {
                 )
             }
             Acquisition::Fetched(f) => {
+                note = f.feed.recovery;
                 record.http_status = Some(f.status);
                 record.feed_title = f.feed.title;
                 record.site_url = f.feed.site_url;
@@ -793,12 +812,14 @@ impl Pipeline {
         record.next_fetch_reason = next.reason;
         if let Some(to) = record.moved_to.as_deref() {
             if to != acquired.url {
-                tracing::info!(
-                    source = %acquired.source,
-                    from = %acquired.url,
-                    to = %to,
-                    "feed moved permanently (301/308); fetching it from the new URL from now on"
+                let moved = format!(
+                    "moved permanently (301/308) from {} to {to}: fetched from the new URL from now on",
+                    acquired.url
                 );
+                note = Some(match note {
+                    Some(n) => format!("{moved}; {n}"),
+                    None => moved,
+                });
             } else {
                 record.moved_to = None;
             }
@@ -822,36 +843,61 @@ impl Pipeline {
             consecutive_failures: if outcome.is_failure() { failures } else { 0 },
             next_attempt: next,
         };
-        let next_at = report
-            .next_attempt
-            .at
-            .map(|t| t.to_rfc3339())
-            .unwrap_or_else(|| "never".into());
-        match &report.error {
-            None => tracing::info!(
+        log_fetch(&report, note.as_deref());
+        report
+    }
+}
+
+/// The one INFO line every refresh logs (`source`, `status`: the HTTP status or else the
+/// outcome, `items_new`, `items_updated`, `elapsed_ms`, when it is next due, and a `note`
+/// when there is one), plus a WARN with the `error` for a failure: one line per fetch to
+/// count and graph, and failures also visible at `-q`.
+fn log_fetch(report: &SourceReport, note: Option<&str>) {
+    let status = report
+        .http_status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| report.outcome.as_str().to_owned());
+    let next_at = report
+        .next_attempt
+        .at
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| "never".into());
+    macro_rules! line {
+        ($($note:tt)*) => {
+            tracing::info!(
                 source = %report.source,
-                status = report.http_status,
+                status = %status,
                 outcome = report.outcome.as_str(),
                 items_new = report.items_new,
                 items_updated = report.items_updated,
                 elapsed_ms = report.elapsed_ms,
                 next_attempt = %next_at,
                 next_reason = %report.next_attempt.reason,
-                "fetched"
-            ),
-            Some(error) => tracing::warn!(
-                source = %report.source,
-                status = report.http_status,
-                outcome = report.outcome.as_str(),
-                elapsed_ms = report.elapsed_ms,
-                consecutive_failures = report.consecutive_failures,
-                next_attempt = %next_at,
-                next_reason = %report.next_attempt.reason,
-                error = %error,
-                "fetch failed"
-            ),
-        }
-        report
+                $($note)*
+                "fetch"
+            )
+        };
+    }
+    match note {
+        Some(note) => line!(note = %note,),
+        None => line!(),
+    }
+    if let Some(error) = report
+        .error
+        .as_deref()
+        .filter(|_| report.outcome.is_failure())
+    {
+        tracing::warn!(
+            source = %report.source,
+            status = %status,
+            outcome = report.outcome.as_str(),
+            elapsed_ms = report.elapsed_ms,
+            consecutive_failures = report.consecutive_failures,
+            next_attempt = %next_at,
+            next_reason = %report.next_attempt.reason,
+            error = %error,
+            "fetch failed"
+        );
     }
 }
 

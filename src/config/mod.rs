@@ -240,8 +240,9 @@ impl Default for FetchConfig {
 pub const DEFAULT_TOPIC_LIMIT: usize = 50;
 
 impl Config {
-    /// Reads the file, parses it, then applies `FEEDMILL_STORE` (store.path) and
-    /// `FEEDMILL_LISTEN` (server.listen); empty variables count as unset. A relative store
+    /// Reads the file, parses it, then applies `FEEDMILL_STORE` (store.path),
+    /// `FEEDMILL_LISTEN` (server.listen) and `FEEDMILL_ADMIN_TOKEN` (server.admin_token);
+    /// empty variables count as unset. A relative store
     /// path is then made absolute against the current directory, so logs show where the data
     /// really is.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -259,6 +260,12 @@ impl Config {
             })?;
         }
         let mut config = config.with_overrides(store, listen);
+        // A secret is better kept out of a file that people edit and share (the compose file
+        // passes it from the environment).
+        if let Some(token) = non_empty_env("FEEDMILL_ADMIN_TOKEN")?.filter(|t| !t.trim().is_empty())
+        {
+            config.server.admin_token = Some(token);
+        }
         if let Ok(absolute) = std::path::absolute(&config.store.path) {
             config.store.path = absolute;
         }

@@ -46,7 +46,7 @@ const BIG_BODY_BUDGET: u64 = 64 << 20;
 const DECODE_STEP: usize = 1024;
 
 /// What the fetcher needs of the configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
     pub timeout: Duration,
     pub max_body: u64,

@@ -16,6 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::catalog::Catalog;
+use crate::status::DaemonStatus;
 use crate::store::Store;
 
 pub use error::HttpError;
@@ -25,6 +26,8 @@ pub use error::HttpError;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub store: Store,
+    /// The configuration in use, a rejected edit, the scheduler's heartbeat.
+    pub status: Arc<DaemonStatus>,
 }
 
 /// The router with every endpoint and the common layers.
@@ -35,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sources", get(pages::sources))
         .route("/topics.opml", get(feeds::opml))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .fallback(error::not_found)
         .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(TimeoutLayer::with_status_code(

@@ -14,7 +14,8 @@ const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;mar
 a{color:#0645ad}h1{font-size:1.6rem}li{margin:.6rem 0}.meta{color:#666;font-size:.9rem}code{background:#f3f3f3;padding:0 .3rem}\
 table{border-collapse:collapse;font-size:.85rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 th{background:#f6f6f6}td.n{text-align:right}tr.failed td,tr.gone td{background:#fff0f0}.scroll{overflow-x:auto}\
-.hint{background:#fff8d6;padding:.6rem .8rem;border-radius:4px}";
+.hint{background:#fff8d6;padding:.6rem .8rem;border-radius:4px}\
+.error{background:#fff0f0;border:1px solid #e4a0a0;padding:.2rem .8rem;border-radius:4px}.error pre{white-space:pre-wrap}";
 
 fn page(title: &str, head: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -225,6 +226,22 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
     )
 }
 
+/// The warning shown above the sources when the latest edit of feeds.toml was rejected: the
+/// daemon still runs the configuration it loaded before, and the table shows that one.
+fn config_banner(config: &crate::status::ConfigState) -> String {
+    let Some(rejected) = &config.rejected else {
+        return String::new();
+    };
+    format!(
+        "<div class=\"error\" role=\"alert\"><p><strong>{} has an error; still running the config loaded at {}.</strong> \
+Edit rejected at {}; fix the file and save it again (or send SIGHUP).</p><pre>{}</pre></div>",
+        text(&config.file_name()),
+        when(config.loaded_at),
+        when(Some(rejected.at)),
+        text(&rejected.message),
+    )
+}
+
 /// `GET /sources`: every source's fetch state, by name, as a plain table.
 pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpError> {
     let config = state.catalog.config();
@@ -241,8 +258,9 @@ pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpErro
         .iter()
         .map(|s| source_row(s, config.source(&s.name).is_some()))
         .collect();
+    let banner = config_banner(&state.status.config());
     let body = format!(
-        "<p><a href=\"{}/\">← all topics</a></p><h1>Sources</h1>\
+        "<p><a href=\"{}/\">← all topics</a></p><h1>Sources</h1>{banner}\
 <p>{} sources, {failing} failing. Times are UTC; a source is fetched again at its next attempt.</p>\
 <div class=\"scroll\"><table><thead><tr><th>Source</th><th>Last fetch</th><th>HTTP</th><th>Outcome</th><th>New</th><th>Updated</th>\
 <th>Articles</th><th>Failures in a row</th><th>Last success</th><th>Next attempt (why)</th><th>Last error</th></tr></thead>\

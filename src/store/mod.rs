@@ -40,6 +40,12 @@ pub enum StoreError {
     },
     #[error("source {0:?} is not in the store")]
     UnknownSource(String),
+    #[error("failed to back up the store to {path}: {source}")]
+    Backup {
+        path: String,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 /// How one fetch ended, as recorded on the source and in the fetch history.

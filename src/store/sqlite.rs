@@ -828,6 +828,28 @@ impl Store {
         Ok(n.max(0) as u64)
     }
 
+    /// Write a consistent copy of the database to the new file `to` (`VACUUM INTO`). It is one
+    /// read transaction: in WAL mode writers (a running daemon) carry on meanwhile, and the
+    /// copy is the database as of one moment, compacted. SQLite refuses a `to` that exists
+    /// and is not empty.
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let error = |source| StoreError::Backup {
+            path: to.display().to_string(),
+            source,
+        };
+        let Some(target) = to.to_str() else {
+            return Err(error(sqlx::Error::Configuration(
+                "the backup file name is not valid UTF-8".into(),
+            )));
+        };
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target)
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
     /// Whether the store answers a trivial query (for readiness checks).
     pub async fn ping(&self) -> bool {
         sqlx::query_scalar::<_, i64>("SELECT 1")
