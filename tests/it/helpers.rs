@@ -43,6 +43,9 @@ struct OriginState {
     headers: HashMap<String, Vec<(String, String)>>,
     /// Paths answered by a misbehaving body instead of their route.
     streams: HashMap<String, Stream>,
+    /// Requests per path being answered now, and the most ever at once.
+    in_flight: HashMap<String, usize>,
+    max_in_flight: HashMap<String, usize>,
 }
 
 /// A body the origin streams instead of a route's bytes (status 200, no Content-Length).
@@ -118,11 +121,24 @@ impl Origin {
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
             let state = shared.clone();
             async move {
-                let delay = state.lock().unwrap().delays.get(uri.path()).copied();
+                let path = uri.path().to_owned();
+                let delay = {
+                    let mut s = state.lock().unwrap();
+                    let now = {
+                        let n = s.in_flight.entry(path.clone()).or_default();
+                        *n += 1;
+                        *n
+                    };
+                    let max = s.max_in_flight.entry(path.clone()).or_default();
+                    *max = (*max).max(now);
+                    s.delays.get(&path).copied()
+                };
                 if let Some(delay) = delay {
                     tokio::time::sleep(delay).await;
                 }
-                answer(&state, uri.path(), &headers)
+                let response = answer(&state, &path, &headers);
+                *state.lock().unwrap().in_flight.entry(path).or_default() -= 1;
+                response
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -227,6 +243,30 @@ impl Origin {
             .unwrap_or(0)
     }
 
+    /// Requests for `path` the origin is answering now (counted until the response headers
+    /// are sent; `hits` counts a request only once its delay is over).
+    pub fn in_flight(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .in_flight
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The most requests for `path` the origin was answering at once (counted until the
+    /// response headers are sent).
+    pub fn max_in_flight(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .max_in_flight
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn not_modified(&self, path: &str) -> usize {
         self.state
             .lock()
@@ -289,6 +329,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _config_dir: tempfile::TempDir,
+    /// The `[server]` and `[store]` tables written above every body.
+    header: String,
 }
 
 /// A free port on 127.0.0.1, so `base_url` (used in self links) can name the served address.
@@ -334,10 +376,11 @@ impl TestApp {
         let port = free_port();
         let config_dir = tempfile::tempdir().unwrap();
         let config_path = config_dir.path().join("feeds.toml");
-        let text = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n\n[store]\npath = {:?}\n{store_extra}\n{body}",
+        let header = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n\n[store]\npath = {:?}\n{store_extra}\n",
             store_dir.path().display().to_string()
         );
+        let text = format!("{header}{body}");
         std::fs::write(&config_path, &text).unwrap();
         let config = Config::load(&config_path)
             .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"));
@@ -363,7 +406,35 @@ impl TestApp {
             shutdown: Some(tx),
             task: Some(task),
             _config_dir: config_dir,
+            header,
         }
+    }
+
+    /// Replace feeds.toml with this body (the `[server]` and `[store]` tables are kept) the
+    /// way editors save: write a temporary file beside it and rename it over.
+    pub fn write_config(&self, body: &str) {
+        self.write_config_text(&format!("{}{body}", self.header));
+    }
+
+    /// Replace feeds.toml with exactly `text` (write beside it, rename over).
+    pub fn write_config_text(&self, text: &str) {
+        let tmp = self.config_path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &self.config_path).unwrap();
+    }
+
+    /// Save a new body and wait (at most 10 s) until the daemon has reloaded it, applied or
+    /// rejected; returns how long that took from the save.
+    pub async fn edit_config(&self, body: &str) -> std::time::Duration {
+        let mut reloads = self.handle.status.subscribe();
+        reloads.borrow_and_update();
+        let saved = std::time::Instant::now();
+        self.write_config(body);
+        tokio::time::timeout(std::time::Duration::from_secs(10), reloads.changed())
+            .await
+            .expect("the daemon did not reload feeds.toml within 10 s")
+            .unwrap();
+        saved.elapsed()
     }
 
     /// One scheduling step, a day after the previous one, so every source is due.
@@ -450,4 +521,144 @@ query = 'football OR soccer OR "world cup"'
 "#,
     );
     text
+}
+
+/// A small RSS 2.0 feed with these (title, link) items, published an hour apart.
+pub fn rss(items: &[(&str, &str)]) -> String {
+    let items: String = items
+        .iter()
+        .enumerate()
+        .map(|(i, (title, link))| {
+            format!(
+                "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+<description>{title}.</description><pubDate>Mon, 0{} Jun 2025 10:00:00 GMT</pubDate></item>",
+                i % 9 + 1
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>test</title>\
+<link>http://example.org/</link><description>test</description>{items}</channel></rss>"
+    )
+}
+
+/// The `feedmill` binary with the test's environment cleared of feedmill's variables.
+pub fn feedmill_command() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedmill"));
+    for var in [
+        "FEEDMILL_CONFIG",
+        "FEEDMILL_STORE",
+        "FEEDMILL_LISTEN",
+        "FEEDMILL_LOG_FORMAT",
+        "FEEDMILL_ADMIN_TOKEN",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `feedmill serve` as a child process (the real binary, signals and all), its stderr
+/// collected as it comes.
+pub struct Daemon {
+    pub child: tokio::process::Child,
+    pub base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Start `cmd` (a `serve` command) and wait until `http://127.0.0.1:{port}/healthz`
+    /// answers (at most 20 s).
+    pub async fn start(mut cmd: tokio::process::Command, port: u16) -> Daemon {
+        use tokio::io::AsyncBufReadExt;
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("feedmill starts");
+        let stderr: Arc<Mutex<String>> = Arc::default();
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let daemon = Daemon {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            stderr,
+        };
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/healthz", daemon.base)).await
+                && r.status() == 200
+            {
+                return daemon;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "feedmill serve did not answer /healthz within 20 s:\n{}",
+                daemon.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The JSON log lines so far (for a daemon started with `--log-format json`).
+    pub fn json_logs(&self) -> Vec<serde_json::Value> {
+        self.stderr()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Wait (at most `within`) until a log line contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str, within: std::time::Duration) -> bool {
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id().expect("still running") as libc::pid_t;
+        // SAFETY: kill(2) on our own child's pid; it has not been reaped (we hold the Child).
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Wait for the process to exit (panics after `within`); its status and how long it took.
+    pub async fn wait_exit(
+        &mut self,
+        within: std::time::Duration,
+    ) -> (std::process::ExitStatus, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "feedmill did not exit within {within:?}:\n{}",
+                    self.stderr()
+                )
+            })
+            .unwrap();
+        (status, started.elapsed())
+    }
+}
+
+/// A free port on 127.0.0.1 (for a child process to listen on).
+pub fn unused_port() -> u16 {
+    free_port()
 }

@@ -10,5 +10,6 @@ mod fetch_guard;
 mod hostile;
 mod https;
 mod readers;
+mod reload;
 mod schedule;
 mod topics;
