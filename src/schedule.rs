@@ -956,6 +956,32 @@ mod tests {
         assert!(paused.is_ok());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn heartbeat_job_beats_while_scheduler_runs() {
+        let store = crate::store::Store::open_in_memory().await.unwrap();
+        let start = Utc::now() - chrono::Duration::hours(1);
+        let s = Scheduler::new(pipeline_for(&sources(&[]), store), start);
+        s.heartbeat().set_period(Duration::from_millis(200));
+        let stop = CancellationToken::new();
+        let run = tokio::spawn({
+            let (s, stop) = (s.clone(), stop.clone());
+            async move { s.run(stop).await }
+        });
+        // The first beat comes as the scheduler starts; later ones from the job.
+        let mut beats = Vec::new();
+        let waited = std::time::Instant::now();
+        while beats.len() < 3 && waited.elapsed() < Duration::from_secs(10) {
+            let last = s.heartbeat().last();
+            if last > start && beats.last() != Some(&last) {
+                beats.push(last);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.cancel();
+        run.await.unwrap().unwrap();
+        assert!(beats.len() >= 3, "beats: {beats:?}");
+    }
+
     #[test]
     fn heartbeat_only_moves_forward_when_beats_arrive_out_of_order() {
         let start = Utc::now();

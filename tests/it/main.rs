@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod backup;
 mod cli;
 mod config_errors;
 mod daemon;
@@ -10,6 +11,7 @@ mod fetch_guard;
 mod hostile;
 mod https;
 mod readers;
+mod readyz;
 mod reload;
 mod schedule;
 mod topics;
