@@ -867,7 +867,7 @@ fn log_fetch(report: &SourceReport, note: Option<&str>) {
             tracing::info!(
                 source = %report.source,
                 status = %status,
-                outcome = report.outcome.as_str(),
+                outcome = %report.outcome.as_str(),
                 items_new = report.items_new,
                 items_updated = report.items_updated,
                 elapsed_ms = report.elapsed_ms,
@@ -890,7 +890,7 @@ fn log_fetch(report: &SourceReport, note: Option<&str>) {
         tracing::warn!(
             source = %report.source,
             status = %status,
-            outcome = report.outcome.as_str(),
+            outcome = %report.outcome.as_str(),
             elapsed_ms = report.elapsed_ms,
             consecutive_failures = report.consecutive_failures,
             next_attempt = %next_at,

@@ -571,6 +571,8 @@ impl Daemon {
     /// answers (at most 20 s).
     pub async fn start(mut cmd: tokio::process::Command, port: u16) -> Daemon {
         use tokio::io::AsyncBufReadExt;
+        // reqwest (in this process) needs rustls' provider; the app installs it when built.
+        feedmill::fetch::install_crypto_provider();
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
