@@ -6,6 +6,7 @@ mod helpers;
 mod backup;
 mod cli;
 mod config_errors;
+mod container;
 mod daemon;
 mod fetch_guard;
 mod hostile;
