@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -231,6 +232,12 @@ pub struct App {
     listener: TcpListener,
     handle: AppHandle,
     store: Store,
+    /// The watch on feeds.toml's directory, started by `build` so that no edit made once
+    /// the app is built goes unnoticed; `None` if it could not start (SIGHUP still works).
+    watch: Option<(ConfigWatcher, mpsc::Receiver<()>)>,
+    /// SIGHUP, listened for from `build` on, so that its default action (terminate) never
+    /// applies once the app exists.
+    hangup: Hangup,
 }
 
 impl App {
@@ -254,6 +261,13 @@ impl App {
             now,
             scheduler.heartbeat(),
         ));
+        let watch = match ConfigWatcher::start(&config.path) {
+            Ok(watch) => Some(watch),
+            Err(e) => {
+                tracing::warn!(config = %config.path.display(), error = %e, "not watching the configuration: reload it with SIGHUP");
+                None
+            }
+        };
         let addr = config.server.listen.clone();
         let listener = TcpListener::bind(&addr)
             .await
@@ -272,6 +286,8 @@ impl App {
                 reloading: Arc::default(),
             },
             store,
+            watch,
+            hangup: hangup_signal(),
         })
     }
 
@@ -332,7 +348,12 @@ impl App {
                 }
             }
         });
-        tracker.spawn(watch_config(handle.clone(), token.clone()));
+        tracker.spawn(watch_config(
+            handle.clone(),
+            self.watch,
+            self.hangup,
+            token.clone(),
+        ));
         let scheduler_error: Arc<std::sync::Mutex<Option<ScheduleError>>> = Arc::default();
         if schedule {
             let stop = token.clone();
@@ -421,19 +442,19 @@ impl App {
 
 /// Reload feeds.toml when its directory says it changed (debounced) or on SIGHUP, until
 /// `stop`. Without a watch (inotify limits, an unreadable directory) SIGHUP still works.
-async fn watch_config(handle: AppHandle, stop: CancellationToken) {
-    let path = handle.status.config().path;
-    let (watcher, mut events) = match ConfigWatcher::start(&path) {
-        Ok((watcher, events)) => (Some(watcher), events),
-        Err(e) => {
-            tracing::warn!(config = %path.display(), error = %e, "not watching the configuration: reload it with SIGHUP");
-            (None, tokio::sync::mpsc::channel(1).1)
-        }
+async fn watch_config(
+    handle: AppHandle,
+    watch: Option<(ConfigWatcher, mpsc::Receiver<()>)>,
+    mut hangup: Hangup,
+    stop: CancellationToken,
+) {
+    let (watcher, mut events) = match watch {
+        Some((watcher, events)) => (Some(watcher), events),
+        None => (None, mpsc::channel(1).1),
     };
     if let Some(w) = &watcher {
         tracing::debug!(dir = %w.dir().display(), "watching the configuration's directory");
     }
-    let mut hangup = hangup_signal();
     loop {
         let trigger = tokio::select! {
             _ = stop.cancelled() => break,
@@ -452,8 +473,7 @@ type Hangup = Option<tokio::signal::unix::Signal>;
 #[cfg(not(unix))]
 type Hangup = Option<()>;
 
-/// SIGHUP, the usual "reload your configuration" signal. Listening also keeps its default
-/// action (terminate) from killing the daemon.
+/// SIGHUP, the usual "reload your configuration" signal.
 fn hangup_signal() -> Hangup {
     #[cfg(unix)]
     {

@@ -337,6 +337,14 @@ async fn sighup_reloads_and_restart_settings_are_kept_when_file_changes_behind_s
         "SIGHUP did not reload:\n{}",
         daemon.stderr()
     );
+    // /sources shows the source once the store has it; the log line comes when all is done.
+    assert!(
+        daemon
+            .wait_for_log("configuration reloaded", Duration::from_secs(10))
+            .await,
+        "{}",
+        daemon.stderr()
+    );
     let logs = daemon.json_logs();
     let restart = logs
         .iter()
