@@ -2,7 +2,7 @@
 //! fetch → stop on 304 → parse → normalize → match topics → store (dedup) → record the outcome
 //! and when the source is next due ([`politeness`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,12 +10,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::config::{Config, SourceConfig, TopicConfig};
+use crate::dedup::NearDupRules;
 use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Request, Validators};
 use crate::model::{Article, Document};
 use crate::normalize;
 use crate::parse::{self, ParsedFeed};
 use crate::politeness::{self, NextAttempt, Reason};
-use crate::store::{FetchRecord, FetchResult, FetchState, Incoming, Membership, Store, StoreError};
+use crate::store::{
+    FetchRecord, FetchResult, FetchState, Incoming, Membership, NearDup, Store, StoreError,
+};
 use crate::topics::{Field, Matcher, Query};
 
 /// Articles of stored documents read per page during a backfill.
@@ -632,6 +635,11 @@ impl Pipeline {
         mut batch: Vec<(String, Article)>,
         now: DateTime<Utc>,
     ) -> HashMap<String, Counts> {
+        let mut counts: HashMap<String, Counts> = HashMap::new();
+        if batch.is_empty() {
+            return counts;
+        }
+        let near = self.near_dup(&mut batch).await;
         batch.sort_by(|(sa, a), (sb, b)| {
             (a.published.unwrap_or(now), &a.entry_key, sa).cmp(&(
                 b.published.unwrap_or(now),
@@ -639,7 +647,6 @@ impl Pipeline {
                 sb,
             ))
         });
-        let mut counts: HashMap<String, Counts> = HashMap::new();
         let mut changed = false;
         // Consecutive articles of one source share a transaction.
         let mut start = 0;
@@ -657,7 +664,7 @@ impl Pipeline {
                 })
                 .collect();
             let entry = counts.entry(source.clone()).or_default();
-            match self.store.ingest(&source, &items, now).await {
+            match self.store.ingest(&source, &items, near.as_ref(), now).await {
                 Ok(stats) => {
                     entry.seen += items.len();
                     entry.new += stats.new;
@@ -675,6 +682,49 @@ impl Pipeline {
             self.changed.notify_waiters();
         }
         counts
+    }
+
+    /// Prepares a batch for the story layers: links canonicalized with the configured
+    /// `[dedup] tracking_params`, each source's boilerplate learned from the document it
+    /// just served, and (with near-duplicates on) the union of every source's boilerplate for
+    /// fingerprinting. A store error here costs only layer 3 for this batch, never the batch.
+    async fn near_dup(&self, batch: &mut [(String, Article)]) -> Option<NearDup> {
+        let dedup = &self.config.dedup;
+        if !dedup.tracking_params.is_empty() {
+            for (_, a) in batch.iter_mut() {
+                a.canonical_url = a
+                    .url
+                    .as_deref()
+                    .and_then(|u| crate::dedup::canonical_url_with(u, &dedup.url_rules));
+            }
+        }
+        if !dedup.near_duplicates {
+            return None;
+        }
+        let mut by_source: BTreeMap<&str, Vec<&Article>> = BTreeMap::new();
+        for (s, a) in batch.iter() {
+            by_source.entry(s).or_default().push(a);
+        }
+        for (source, articles) in by_source {
+            let Some(lines) = crate::dedup::learn_source_filter(&articles) else {
+                continue;
+            };
+            if let Err(e) = self.store.set_source_boilerplate(source, &lines).await {
+                tracing::warn!(source, error = %e, "failed to store the source's boilerplate");
+            }
+        }
+        let lines = match self.store.line_filter().await {
+            Ok(lines) => lines,
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to read boilerplate; near-duplicates use none");
+                Default::default()
+            }
+        };
+        Some(NearDup {
+            window: chrono::TimeDelta::from_std(dedup.window).unwrap_or(chrono::TimeDelta::MAX),
+            rules: NearDupRules::default(),
+            lines,
+        })
     }
 
     async fn finish(&self, acquired: Acquired, counts: Counts, now: DateTime<Utc>) -> SourceReport {

@@ -38,6 +38,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub fetch: FetchConfig,
+    pub dedup: DedupConfig,
     /// In file order.
     pub sources: Vec<SourceConfig>,
     /// In file order.
@@ -69,6 +70,36 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// How long an article is kept, counted from when feedmill first saw it. `None`: for ever.
     pub retention: Option<Duration>,
+}
+
+/// `[dedup]`: how articles of different sources are found to be one story (DESIGN §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupConfig {
+    /// Two articles are compared for near-duplicate text only when their dates (published,
+    /// else first seen) are at most this far apart.
+    pub window: Duration,
+    /// Layer 3 (near-duplicate text) on or off; canonical-URL merging always applies.
+    pub near_duplicates: bool,
+    /// Tracking parameters removed from links before comparing them, beyond the built-in list
+    /// (`tracking_params` as written; exact names or `prefix*`).
+    pub tracking_params: Vec<String>,
+    /// `tracking_params` compiled.
+    pub url_rules: crate::dedup::UrlRules,
+}
+
+/// The default `[dedup] window`: wire copies and aggregator items of one story appear within
+/// a day or two of each other; three days leaves room for weekly outlets' late copies.
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(3 * 24 * 3600);
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window: DEFAULT_DEDUP_WINDOW,
+            near_duplicates: true,
+            tracking_params: Vec::new(),
+            url_rules: crate::dedup::UrlRules::default(),
+        }
+    }
 }
 
 /// `[fetch]`
@@ -427,6 +458,7 @@ impl Validator<'_> {
         let server = self.server(raw.server);
         let store = self.store(raw.store);
         let fetch = self.fetch(raw.fetch);
+        let dedup = self.dedup(raw.dedup);
         // Whether an unknown key in this element was already reported as a typo of `key`.
         let typo = |array: &str, index: usize, key: &str| {
             suggestions.iter().any(|s| {
@@ -460,6 +492,7 @@ impl Validator<'_> {
             server,
             store,
             fetch,
+            dedup,
             sources,
             topics,
         }
@@ -557,6 +590,30 @@ impl Validator<'_> {
             .retention
             .and_then(|r| self.positive_duration(&r, "`retention` in [store]"));
         store
+    }
+
+    fn dedup(&mut self, raw: raw::RawDedup) -> DedupConfig {
+        let mut dedup = DedupConfig::default();
+        if let Some(w) = raw
+            .window
+            .and_then(|w| self.positive_duration(&w, "`window` in [dedup]"))
+        {
+            dedup.window = w;
+        }
+        if let Some(on) = raw.near_duplicates {
+            dedup.near_duplicates = on;
+        }
+        let mut patterns = Vec::new();
+        for p in raw.tracking_params.unwrap_or_default() {
+            match crate::dedup::UrlRules::parse(std::slice::from_ref(p.get_ref())) {
+                Ok(_) => patterns.push(p.into_inner()),
+                Err(e) => self.problem(p.span(), format!("`tracking_params` in [dedup]: {e}")),
+            }
+        }
+        // Every pattern was accepted one by one above, so the whole list parses.
+        dedup.url_rules = crate::dedup::UrlRules::parse(&patterns).unwrap_or_default();
+        dedup.tracking_params = patterns;
+        dedup
     }
 
     fn fetch(&mut self, raw: raw::RawFetch) -> FetchConfig {
@@ -1229,6 +1286,39 @@ mod tests {
         assert_eq!(
             errors("[fetch]\ntimeout = \"0s\"\n"),
             ["feeds.toml:2:11: `timeout` in [fetch]: must be greater than zero"]
+        );
+    }
+
+    #[test]
+    fn parse_reads_dedup_table_when_set() {
+        let text = format!(
+            "[dedup]\nwindow = \"2d\"\nnear_duplicates = false\ntracking_params = [\"cid\", \"at_*\"]\n{SOURCE_A}"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.dedup.window, Duration::from_secs(2 * 86400));
+        assert!(!config.dedup.near_duplicates);
+        assert_eq!(config.dedup.tracking_params, ["cid", "at_*"]);
+        assert_eq!(
+            crate::dedup::canonical_url_with(
+                "https://x.org/a?cid=1&at_medium=2&p=3",
+                &config.dedup.url_rules
+            )
+            .as_deref(),
+            Some("x.org/a?p=3")
+        );
+        let defaults = parse(SOURCE_A).unwrap();
+        assert_eq!(defaults.dedup, DedupConfig::default());
+    }
+
+    #[test]
+    fn parse_reports_dedup_problems_when_values_are_bad() {
+        assert_eq!(
+            errors("[dedup]\nwindow = \"0s\"\ntracking_params = [\"ok\", \"*\"]\nwindw = 1\n"),
+            [
+                "feeds.toml:2:10: `window` in [dedup]: must be greater than zero",
+                "feeds.toml:3:26: `tracking_params` in [dedup]: tracking parameter pattern \"*\" is empty or matches every parameter; name one parameter (`ref`) or a prefix (`at_*`)",
+                "feeds.toml:4:1: unknown key `windw` in [dedup] (did you mean `window`?)",
+            ]
         );
     }
 

@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub fetch: RawFetch,
+    #[serde(default)]
+    pub dedup: RawDedup,
     /// `[[source]]` tables; each span is its `[[source]]` header.
     #[serde(default)]
     pub source: Vec<Spanned<RawSource>>,
@@ -64,6 +66,15 @@ pub struct RawFetch {
     pub allow_private: Option<bool>,
     pub ca_file: Option<Spanned<String>>,
     pub user_agent: Option<Spanned<String>>,
+}
+
+/// `[dedup]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDedup {
+    pub window: Option<Spanned<String>>,
+    pub near_duplicates: Option<bool>,
+    pub tracking_params: Option<Vec<Spanned<String>>>,
 }
 
 /// One `[[source]]`.

@@ -11,4 +11,5 @@ mod hostile;
 mod https;
 mod readers;
 mod schedule;
+mod stories;
 mod topics;
