@@ -35,8 +35,11 @@ pub struct Catalog {
     versions: RwLock<HashMap<String, TopicVersion>>,
     /// See [`poll_period`]; computed once, the configuration never changes under a catalog.
     poll_period: Duration,
-    /// Held while rendering (see [`Catalog::rendered_page`]).
-    render_lock: tokio::sync::Mutex<()>,
+    /// One lock per topic, held while rendering it (see [`Catalog::rendered_page`]). Only
+    /// configured topics get one, so the map is bounded by the configuration.
+    render_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Feeds rendered since start (see [`Catalog::renders`]).
+    renders: std::sync::atomic::AtomicU64,
 }
 
 impl Catalog {
@@ -47,7 +50,8 @@ impl Catalog {
             config,
             cache: FeedCache::new(),
             versions: RwLock::new(HashMap::new()),
-            render_lock: tokio::sync::Mutex::new(()),
+            render_locks: std::sync::Mutex::new(HashMap::new()),
+            renders: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -78,6 +82,12 @@ impl Catalog {
         self.config
             .topic(slug)
             .ok_or_else(|| CatalogError::UnknownTopic(slug.to_owned()))
+    }
+
+    /// How many feed documents (a page of a topic in one format under one base URL) were
+    /// rendered and compressed since the catalog was built: one per change, not per request.
+    pub fn renders(&self) -> u64 {
+        self.renders.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What `slug` names now: a configured topic, an alias of one, a topic removed from the
@@ -195,9 +205,9 @@ impl Catalog {
     }
 
     /// The feed `key` names, rendered and compressed at most once per topic version and base
-    /// URL (while it stays cached). Renders are serialized: when a change makes every reader's
-    /// next poll miss at once, the first one renders and the others wait and share its bytes
-    /// instead of each rendering the same feed.
+    /// URL (while it stays cached). Renders of one topic are serialized: when a change makes
+    /// every reader's next poll miss at once, the first one renders and the others wait and
+    /// share its bytes instead of each rendering the same feed. Other topics are not held up.
     pub async fn rendered_page(
         &self,
         key: FeedKey<'_>,
@@ -207,11 +217,19 @@ impl Catalog {
         if let Some(hit) = self.cache.get(key, self.version(key.slug).version) {
             return Ok(hit);
         }
-        let _rendering = self.render_lock.lock().await;
+        let lock = Arc::clone(
+            self.render_locks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key.slug.to_owned())
+                .or_default(),
+        );
+        let _rendering = lock.lock().await;
         let version = self.version(key.slug).version;
         if let Some(hit) = self.cache.get(key, version) {
             return Ok(hit);
         }
+        let started = std::time::Instant::now();
         let (feed, page) = self.feed_page(key.slug, key.page, key.base, now).await?;
         let format = key.format;
         // Rendering and brotli at its best take milliseconds on a big feed: off the async
@@ -222,6 +240,19 @@ impl Catalog {
         })
         .await
         .map_err(|e| CatalogError::Render(e.to_string()))??;
+        self.renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(
+            topic = key.slug,
+            format = format.extension(),
+            page = key.page,
+            version,
+            bytes = rendered.body.len(),
+            gzip_bytes = rendered.gzip.as_ref().map_or(0, |e| e.bytes.len()),
+            br_bytes = rendered.br.as_ref().map_or(0, |e| e.bytes.len()),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "rendered feed"
+        );
         Ok(self.cache.insert(key, version, rendered))
     }
 }

@@ -286,8 +286,30 @@ async fn feed_is_served_precompressed_with_validators_when_polled() {
     assert_ne!(br_etag, etag);
     assert_ne!(gz_etag, br_etag);
 
-    // Compressed once per change, not per request: the catalog hands back the very same
-    // rendering (the same bytes in memory) on every poll.
+    // Rendered and compressed once per change, not per request: many readers polling at once
+    // share one rendering...
+    let before = app.handle.catalog.renders();
+    let polls: Vec<_> = (0..20)
+        .map(|i| {
+            let client = client.clone();
+            let url = format!("{}/topics/binary.json", app.base);
+            let encoding = ["br", "gzip", "identity"][i % 3];
+            tokio::spawn(async move {
+                let r = client
+                    .get(url)
+                    .header("accept-encoding", encoding)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            })
+        })
+        .collect();
+    for poll in polls {
+        poll.await.unwrap();
+    }
+    assert_eq!(app.handle.catalog.renders(), before + 1);
+    // ...and the catalog hands back the very same bytes in memory on every poll.
     let key = FeedKey {
         base: &app.base,
         slug: "binary",
