@@ -61,12 +61,17 @@ pub async fn topic_file(
         // Page 1 is the current feed: one URL for it, so one self link and one cache entry.
         return Ok(redirect(&publish::feed_url(&base, slug, format)));
     }
+    let vary = if state.catalog.config().server.trust_proxy {
+        VARY_PROXIED
+    } else {
+        VARY
+    };
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if accept.is_some_and(prefers_html) {
         // A person clicked a feed link: show the topic, with a hint to use a reader.
         let mut page = pages::topic_page_for_feed(&state, slug, format, &base).await?;
         page.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static(VARY));
+            .insert(header::VARY, HeaderValue::from_static(vary));
         return Ok(page);
     }
     let key = FeedKey {
@@ -78,11 +83,7 @@ pub async fn topic_file(
     let rendered = state.catalog.rendered_page(key, now).await?;
     let policy = Policy {
         max_age_seconds: state.catalog.max_age().as_secs(),
-        vary: if state.catalog.config().server.trust_proxy {
-            VARY_PROXIED
-        } else {
-            VARY
-        },
+        vary,
     };
     Ok(respond(&rendered, &headers, &policy))
 }
