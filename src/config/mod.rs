@@ -53,7 +53,9 @@ pub struct ServerConfig {
     /// Public URL of the server, for self links and page ids. Always http(s), without query
     /// or fragment; render it with [`ServerConfig::base_url_str`].
     pub base_url: url::Url,
-    /// Honour `X-Forwarded-Proto`/`X-Forwarded-Host` (only behind a reverse proxy).
+    /// Take the public scheme and host of each request from `X-Forwarded-Proto` /
+    /// `X-Forwarded-Host` (or `Forwarded`), for self links behind a reverse proxy; without it
+    /// those headers are ignored (a client could set them).
     pub trust_proxy: bool,
     /// Protects `/sources`, `/sources/errors.atom` and `/metrics` when set. Never empty.
     pub admin_token: Option<String>,
@@ -160,6 +162,9 @@ pub struct TopicConfig {
     /// Only stories first seen within this long; > 0.
     pub max_age: Option<Duration>,
     pub content: ContentMode,
+    /// Former slugs: `/topics/{alias}…` answers 301 to this topic. Each is a valid slug, and
+    /// no alias is another topic's slug or alias.
+    pub aliases: Vec<String>,
 }
 
 /// One problem in the config file, located for a human (`check` prints these).
@@ -314,11 +319,6 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         let path = self.path.display();
-        if self.server.trust_proxy {
-            out.push(format!(
-                "{path}: `trust_proxy` in [server] is not supported yet: self links always use base_url"
-            ));
-        }
         if self.server.admin_token.is_some() {
             out.push(format!(
                 "{path}: `admin_token` in [server] has nothing to protect yet (/sources and /metrics are not served by this version)"
@@ -334,6 +334,13 @@ impl Config {
     /// The topic with this slug.
     pub fn topic(&self, slug: &str) -> Option<&TopicConfig> {
         self.topics.iter().find(|t| t.slug == slug)
+    }
+
+    /// The topic that lists `alias` among its former slugs.
+    pub fn topic_by_alias(&self, alias: &str) -> Option<&TopicConfig> {
+        self.topics
+            .iter()
+            .find(|t| t.aliases.iter().any(|a| a == alias))
     }
 
     /// The schedule a source runs on: its own, else `[fetch]`'s.
@@ -421,6 +428,8 @@ struct Seen {
     source_urls: HashMap<String, (String, usize)>,
     /// Topic slug → line.
     topic_slugs: HashMap<String, usize>,
+    /// Topic alias → (the topic it belongs to, line).
+    topic_aliases: HashMap<String, (String, usize)>,
 }
 
 /// The second stage: turns a [`raw::RawConfig`] into a [`Config`], recording problems.
@@ -832,9 +841,19 @@ impl Validator<'_> {
                 );
                 return None;
             }
+            if let Some((owner, first)) = seen.topic_aliases.get(text) {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "topic slug \"{text}\" is already an alias of topic \"{owner}\" (line {first})"
+                    ),
+                );
+                return None;
+            }
             seen.topic_slugs.insert(text.clone(), line);
             Some(s.into_inner())
         });
+        let aliases = self.aliases(raw.aliases, slug.as_deref(), &label, seen);
         let title = title.and_then(|t| {
             if t.get_ref().trim().is_empty() {
                 self.problem(t.span(), format!("`title` in {label}: must not be empty"));
@@ -888,7 +907,56 @@ impl Validator<'_> {
             limit: limit?,
             max_age,
             content: content?,
+            aliases,
         })
+    }
+
+    /// A topic's `aliases`: each a valid slug, none a topic's slug or another alias, wherever
+    /// in the file that one is (slugs check the aliases seen before them, aliases the slugs).
+    fn aliases(
+        &mut self,
+        raw: Option<Vec<Spanned<String>>>,
+        slug: Option<&str>,
+        label: &str,
+        seen: &mut Seen,
+    ) -> Vec<String> {
+        let mut aliases = Vec::new();
+        for alias in raw.unwrap_or_default() {
+            let text = alias.get_ref();
+            let what = format!("`aliases` in {label}");
+            if !is_slug(text) {
+                self.problem(
+                    alias.span(),
+                    format!(
+                        "{what}: \"{text}\" must be lower-case letters, digits and dashes, starting with a letter or digit"
+                    ),
+                );
+                continue;
+            }
+            let line = line_col(self.text, alias.span().start).0;
+            if let Some(first) = seen.topic_slugs.get(text) {
+                let whose = if slug == Some(text.as_str()) {
+                    "this topic's own slug".to_string()
+                } else {
+                    format!("the slug of a topic (line {first})")
+                };
+                self.problem(alias.span(), format!("{what}: \"{text}\" is {whose}"));
+                continue;
+            }
+            if let Some((owner, first)) = seen.topic_aliases.get(text) {
+                self.problem(
+                    alias.span(),
+                    format!(
+                        "{what}: \"{text}\" is already an alias of topic \"{owner}\" (line {first})"
+                    ),
+                );
+                continue;
+            }
+            let owner = slug.unwrap_or("?").to_string();
+            seen.topic_aliases.insert(text.clone(), (owner, line));
+            aliases.push(alias.into_inner());
+        }
+        aliases
     }
 
     /// Compiles a query; a parse error is placed on the offending character of the string.
@@ -1490,6 +1558,61 @@ content = \"full\"
         assert_eq!((t.limit, t.content), (5, ContentMode::Full));
         assert_eq!(t.max_age, Some(Duration::from_secs(14 * 86400)));
         assert!(config.topic("nope").is_none() && config.source("a").is_none());
+    }
+
+    #[test]
+    fn parse_keeps_topic_aliases_when_they_name_no_other_topic() {
+        let text = "[[topic]]\nslug = \"asia\"\ntitle = \"Asia\"\nquery = 'x'\naliases = [\"old-asia\", \"asia-2019\"]\n\n[[topic]]\nslug = \"europe\"\ntitle = \"Europe\"\nquery = 'y'\n";
+        let config = parse(text).expect("valid");
+        assert_eq!(
+            config.topic("asia").map(|t| t.aliases.clone()),
+            Some(vec!["old-asia".to_string(), "asia-2019".to_string()])
+        );
+        assert_eq!(
+            config.topic_by_alias("asia-2019").map(|t| t.slug.as_str()),
+            Some("asia")
+        );
+        assert!(config.topic_by_alias("asia").is_none());
+        assert!(config.topic("europe").is_some_and(|t| t.aliases.is_empty()));
+    }
+
+    #[test]
+    fn parse_rejects_alias_when_it_clashes_with_a_slug_or_another_alias() {
+        let text = "\
+[[topic]]
+slug = \"asia\"
+title = \"Asia\"
+query = 'x'
+aliases = [\"asia\", \"europe\", \"Old Asia\", \"east\"]
+
+[[topic]]
+slug = \"europe\"
+title = \"Europe\"
+query = 'y'
+aliases = [\"east\"]
+
+[[topic]]
+slug = \"east\"
+title = \"East\"
+query = 'z'
+";
+        assert_eq!(
+            errors(text),
+            [
+                "feeds.toml:5:12: `aliases` in [[topic]] \"asia\": \"asia\" is this topic's own slug",
+                "feeds.toml:5:30: `aliases` in [[topic]] \"asia\": \"Old Asia\" must be lower-case letters, digits and dashes, starting with a letter or digit",
+                "feeds.toml:8:8: topic slug \"europe\" is already an alias of topic \"asia\" (line 5)",
+                "feeds.toml:11:12: `aliases` in [[topic]] \"europe\": \"east\" is already an alias of topic \"asia\" (line 5)",
+                "feeds.toml:14:8: topic slug \"east\" is already an alias of topic \"asia\" (line 5)",
+            ]
+        );
+        let later_alias = "[[topic]]\nslug = \"asia\"\ntitle = \"Asia\"\nquery = 'x'\n\n[[topic]]\nslug = \"europe\"\ntitle = \"Europe\"\nquery = 'y'\naliases = [\"asia\"]\n";
+        assert_eq!(
+            errors(later_alias),
+            [
+                "feeds.toml:10:12: `aliases` in [[topic]] \"europe\": \"asia\" is the slug of a topic (line 2)"
+            ]
+        );
     }
 
     #[test]

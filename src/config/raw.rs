@@ -106,6 +106,8 @@ pub struct RawTopic {
     pub limit: Option<Spanned<i64>>,
     pub max_age: Option<Spanned<String>>,
     pub content: Option<Spanned<String>>,
+    /// Former slugs, redirected to this topic.
+    pub aliases: Option<Vec<Spanned<String>>>,
 }
 
 /// The `headers` table of a source, as (name, value) pairs with their spans.

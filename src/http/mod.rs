@@ -5,13 +5,16 @@ mod error;
 mod feeds;
 mod health;
 mod pages;
+mod proxy;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -19,6 +22,7 @@ use crate::catalog::Catalog;
 use crate::store::Store;
 
 pub use error::HttpError;
+pub use proxy::{PublicBase, public_base};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -36,11 +40,22 @@ pub fn router(state: AppState) -> Router {
         .route("/topics.opml", get(feeds::opml))
         .route("/healthz", get(health::healthz))
         .fallback(error::not_found)
-        .layer(CompressionLayer::new().gzip(true).br(true))
+        // Pages are compressed per request; feeds arrive compressed already (`Precompressed`).
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .compress_when(DefaultPredicate::new().and(not_precompressed)),
+        )
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The compression predicate that skips feed responses, compressed once per change.
+fn not_precompressed(_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions) -> bool {
+    extensions.get::<feeds::Precompressed>().is_none()
 }

@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
+use super::proxy::PublicBase;
 use super::{AppState, HttpError};
 use crate::publish::{self, Format};
 use crate::store::SourceStatus;
@@ -40,9 +41,11 @@ fn feed_links(base: &str, slug: &str, title: &str) -> String {
         .collect()
 }
 
-pub async fn index(State(state): State<AppState>) -> Result<Response, HttpError> {
+pub async fn index(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+) -> Result<Response, HttpError> {
     let config = state.catalog.config();
-    let base = config.server.base_url_str();
     let counts = state
         .store
         .topic_story_counts()
@@ -82,8 +85,8 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, HttpError>
     Ok(page("feedmill topics", &head, &body).into_response())
 }
 
-pub async fn topic_page(state: &AppState, slug: &str) -> Result<Response, HttpError> {
-    topic_html(state, slug, None).await
+pub async fn topic_page(state: &AppState, slug: &str, base: &str) -> Result<Response, HttpError> {
+    topic_html(state, slug, None, base).await
 }
 
 /// The topic page, for a browser that opened one of the topic's feed URLs.
@@ -91,17 +94,18 @@ pub async fn topic_page_for_feed(
     state: &AppState,
     slug: &str,
     format: Format,
+    base: &str,
 ) -> Result<Response, HttpError> {
-    topic_html(state, slug, Some(format)).await
+    topic_html(state, slug, Some(format), base).await
 }
 
 async fn topic_html(
     state: &AppState,
     slug: &str,
     opened: Option<Format>,
+    base: &str,
 ) -> Result<Response, HttpError> {
-    let feed = state.catalog.feed(slug, Utc::now()).await?;
-    let base = &feed.base_url;
+    let (feed, _) = state.catalog.feed_page(slug, 1, base, Utc::now()).await?;
     let head = feed_links(base, slug, &feed.title);
     let mut items = String::new();
     for entry in &feed.entries {
@@ -226,7 +230,10 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
 }
 
 /// `GET /sources`: every source's fetch state, by name, as a plain table.
-pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpError> {
+pub async fn sources(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+) -> Result<Response, HttpError> {
     let config = state.catalog.config();
     let statuses = state
         .store
@@ -247,7 +254,7 @@ pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpErro
 <div class=\"scroll\"><table><thead><tr><th>Source</th><th>Last fetch</th><th>HTTP</th><th>Outcome</th><th>New</th><th>Updated</th>\
 <th>Articles</th><th>Failures in a row</th><th>Last success</th><th>Next attempt (why)</th><th>Last error</th></tr></thead>\
 <tbody>{rows}</tbody></table></div>",
-        attr(&config.server.base_url_str()),
+        attr(&base),
         statuses.len(),
     );
     Ok(page("feedmill sources", "", &body).into_response())

@@ -224,4 +224,6 @@ impl StoredDoc {
 pub struct TopicVersion {
     pub version: u64,
     pub changed_at: DateTime<Utc>,
+    /// When the topic left the configuration (its feeds then answer 410 Gone for a while).
+    pub removed_at: Option<DateTime<Utc>>,
 }

@@ -692,19 +692,21 @@ impl Store {
 
     /// Every topic's change counter.
     pub async fn topic_versions(&self) -> Result<HashMap<String, TopicVersion>, StoreError> {
-        let rows =
-            sqlx::query_as::<_, (String, i64, i64)>("SELECT slug, version, changed_at FROM topics")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(q("read topic versions"))?;
+        let rows = sqlx::query_as::<_, (String, i64, i64, Option<i64>)>(
+            "SELECT slug, version, changed_at, removed_at FROM topics",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read topic versions"))?;
         Ok(rows
             .into_iter()
-            .map(|(slug, version, changed_at)| {
+            .map(|(slug, version, changed_at, removed_at)| {
                 (
                     slug,
                     TopicVersion {
                         version: version.max(0) as u64,
                         changed_at: time(changed_at),
+                        removed_at: removed_at.map(time),
                     },
                 )
             })
@@ -740,6 +742,18 @@ impl Store {
         limit: usize,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoryView>, StoreError> {
+        self.topic_entries_from(slug, 0, limit, since).await
+    }
+
+    /// Like [`Store::topic_entries`], after skipping the `offset` newest stories: the archive
+    /// pages of a topic feed (RFC 5005).
+    pub async fn topic_entries_from(
+        &self,
+        slug: &str,
+        offset: usize,
+        limit: usize,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoryView>, StoreError> {
         let stories = sqlx::query_as::<_, (i64, String, i64, i64)>(
             "SELECT s.id, s.uuid, s.published, s.updated FROM stories s
              WHERE s.id IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
@@ -747,11 +761,12 @@ impl Store {
                AND s.id NOT IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
                                 WHERE ta.topic = ?1 AND ta.excluded = 1)
                AND s.first_seen >= ?2
-             ORDER BY s.published DESC, s.id DESC LIMIT ?3",
+             ORDER BY s.published DESC, s.id DESC LIMIT ?3 OFFSET ?4",
         )
         .bind(slug)
         .bind(since.map(ms).unwrap_or(i64::MIN))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(q("read topic stories"))?;
@@ -1092,6 +1107,38 @@ mod tests {
         let stats = store.ingest("a", &items, None, now).await.unwrap();
         assert_eq!((stats.new, stats.merged), (2, 0));
         assert_eq!(store.topic_entries("t", 10, None).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn topic_entries_from_skips_newest_stories_when_given_an_offset() {
+        let store = store_with(&["a"]).await;
+        let now = Utc::now();
+        let items: Vec<Incoming> = (0..5)
+            .map(|i| {
+                let mut item = incoming(article(
+                    &format!("guid:{i}"),
+                    Some(&format!("https://x.org/{i}")),
+                    &format!("Story {i}"),
+                ));
+                item.article.published = Some(now - chrono::Duration::hours(i));
+                item
+            })
+            .collect();
+        store.ingest("a", &items, now).await.unwrap();
+        let titles = |v: Vec<StoryView>| v.into_iter().map(|s| s.title).collect::<Vec<_>>();
+        let all = titles(store.topic_entries("t", 10, None).await.unwrap());
+        assert_eq!(all, ["Story 0", "Story 1", "Story 2", "Story 3", "Story 4"]);
+        let page = titles(store.topic_entries_from("t", 2, 2, None).await.unwrap());
+        assert_eq!(page, ["Story 2", "Story 3"]);
+        let tail = titles(store.topic_entries_from("t", 4, 2, None).await.unwrap());
+        assert_eq!(tail, ["Story 4"]);
+        assert!(
+            store
+                .topic_entries_from("t", 5, 2, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

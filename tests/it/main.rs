@@ -9,6 +9,7 @@ mod daemon;
 mod fetch_guard;
 mod hostile;
 mod https;
+mod publishing;
 mod readers;
 mod schedule;
 mod stories;
