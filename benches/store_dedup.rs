@@ -31,10 +31,12 @@ fn next(state: &mut u64) -> u64 {
     state.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
-/// A made-up word from a vocabulary of 20,000: unrelated articles share few shingles.
+/// A made-up word from a vocabulary of 10,000: unrelated articles share few shingles.
 fn word(state: &mut u64) -> String {
-    let n = next(state) % 20_000;
-    let syllables = ["ka", "ro", "mi", "tu", "sel", "van", "dor", "pe", "li", "zan"];
+    let n = next(state) % 10_000;
+    let syllables = [
+        "ka", "ro", "mi", "tu", "sel", "van", "dor", "pe", "li", "zan",
+    ];
     let mut w = String::new();
     let mut k = n;
     for _ in 0..4 {

@@ -1124,7 +1124,7 @@ mod tests {
                 item
             })
             .collect();
-        store.ingest("a", &items, now).await.unwrap();
+        store.ingest("a", &items, None, now).await.unwrap();
         let titles = |v: Vec<StoryView>| v.into_iter().map(|s| s.title).collect::<Vec<_>>();
         let all = titles(store.topic_entries("t", 10, None).await.unwrap());
         assert_eq!(all, ["Story 0", "Story 1", "Story 2", "Story 3", "Story 4"]);
