@@ -37,3 +37,6 @@ pub mod publish;
 pub mod schedule;
 pub mod store;
 pub mod topics;
+
+#[cfg(test)]
+mod testkit;

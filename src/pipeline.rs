@@ -425,6 +425,7 @@ impl Pipeline {
             tracing::info!(
                 articles = stats.articles,
                 stories = stats.stories,
+                reclaimed_bytes = stats.reclaimed_bytes,
                 "retention removed old articles"
             );
         }

@@ -477,22 +477,7 @@ mod tests {
     }
 
     fn item(title: &str, body: &str) -> crate::model::Article {
-        crate::model::Article {
-            entry_key: title.to_owned(),
-            guid: None,
-            url: None,
-            canonical_url: None,
-            title: title.to_owned(),
-            summary_html: Some(body.to_owned()),
-            content_html: None,
-            summary_text: String::new(),
-            content_text: String::new(),
-            authors: vec![],
-            categories: vec![],
-            lang: None,
-            published: None,
-            updated: None,
-        }
+        crate::testkit::article(title, None, title, body)
     }
 
     #[test]

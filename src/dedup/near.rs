@@ -387,22 +387,7 @@ pub fn is_near_duplicate(a: &Fingerprints, b: &Fingerprints, rules: &NearDupRule
 mod tests {
     use super::*;
 
-    /// The Diplomat article of the fixtures: title line, standfirst, body paragraphs.
-    const ARTICLE: &str =
-        include_str!("../../tests/fixtures/diplomat-china-kyrgyzstan-ties-warm.txt");
-
-    fn title() -> &'static str {
-        ARTICLE.lines().next().unwrap_or_default()
-    }
-
-    /// The body as HTML paragraphs, boilerplate line included.
-    fn body() -> String {
-        ARTICLE
-            .split("\n\n")
-            .skip(1)
-            .map(|p| format!("<p>{}</p>", p.trim()))
-            .collect()
-    }
+    use crate::testkit::{DIPLOMAT as ARTICLE, diplomat_body as body, diplomat_title as title};
 
     fn fp(title: &str, body: &str) -> Fingerprints {
         Fingerprints::of(title, body, &LineFilter::default())

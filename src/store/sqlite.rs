@@ -1006,47 +1006,11 @@ mod tests {
     use super::*;
     use crate::normalize;
 
+    use crate::testkit::{incoming, store_with};
+
+    /// An article whose body is its title.
     fn article(key: &str, link: Option<&str>, title: &str) -> Article {
-        Article {
-            entry_key: key.to_owned(),
-            guid: None,
-            url: link.map(str::to_owned),
-            canonical_url: link.and_then(dedup::canonical_url),
-            title: title.to_owned(),
-            summary_html: Some(normalize::plain_to_html(title)),
-            content_html: None,
-            summary_text: title.to_owned(),
-            content_text: String::new(),
-            authors: vec![],
-            categories: vec![],
-            lang: None,
-            published: Some(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()),
-            updated: None,
-        }
-    }
-
-    fn incoming(a: Article) -> Incoming {
-        Incoming {
-            article: a,
-            topics: vec![Membership {
-                topic: "t".to_owned(),
-                excluded: false,
-            }],
-        }
-    }
-
-    async fn store_with(sources: &[&str]) -> Store {
-        let store = Store::open_in_memory().await.unwrap();
-        let rows: Vec<_> = sources
-            .iter()
-            .map(|s| (s.to_string(), format!("https://{s}.example/feed")))
-            .collect();
-        store.sync_sources(&rows).await.unwrap();
-        store
-            .replace_topic_members("t", "x", &[], Utc::now())
-            .await
-            .unwrap();
-        store
+        crate::testkit::article(key, link, title, &normalize::plain_to_html(title))
     }
 
     #[tokio::test]

@@ -345,24 +345,17 @@ mod tests {
 
     use crate::dedup::LineFilter;
     use crate::model::story_id;
-    use crate::store::{Incoming, IngestStats, Membership, NearDup, Store};
+    use crate::store::{IngestStats, NearDup, Store};
+    use crate::testkit::{self, diplomat_body, diplomat_title, incoming, store_with};
 
     use super::*;
 
-    /// The Diplomat article of the fixtures: title line, then paragraphs.
-    const ARTICLE: &str =
-        include_str!("../../../tests/fixtures/diplomat-china-kyrgyzstan-ties-warm.txt");
-
     fn title() -> &'static str {
-        ARTICLE.lines().next().unwrap_or_default()
+        diplomat_title()
     }
 
     fn body() -> String {
-        ARTICLE
-            .split("\n\n")
-            .skip(1)
-            .map(|p| format!("<p>{}</p>", p.trim()))
-            .collect()
+        diplomat_body()
     }
 
     fn at(day: u32) -> DateTime<Utc> {
@@ -371,20 +364,9 @@ mod tests {
 
     fn article(key: &str, link: &str, title: &str, body: &str, day: u32) -> Article {
         Article {
-            entry_key: key.to_owned(),
             guid: Some(key.to_owned()),
-            url: Some(link.to_owned()),
-            canonical_url: dedup::canonical_url(link),
-            title: title.to_owned(),
-            summary_html: Some(body.to_owned()),
-            content_html: None,
-            summary_text: String::new(),
-            content_text: String::new(),
-            authors: vec![],
-            categories: vec![],
-            lang: None,
             published: Some(at(day)),
-            updated: None,
+            ..testkit::article(key, Some(link), title, body)
         }
     }
 
@@ -395,30 +377,17 @@ mod tests {
         }
     }
 
-    async fn store_with(sources: &[&str]) -> Store {
-        let store = Store::open_in_memory().await.unwrap();
-        let rows: Vec<_> = sources
-            .iter()
-            .map(|s| (s.to_string(), format!("https://{s}.example/feed")))
-            .collect();
-        store.sync_sources(&rows).await.unwrap();
-        store
-            .replace_topic_members("t", "x", &[], at(1))
-            .await
-            .unwrap();
+    /// A store with these sources, the Diplomat's article stored by `diplomat`.
+    async fn with_diplomat(sources: &[&str]) -> Store {
+        let store = store_with(sources).await;
+        let original = article("d1", "https://thediplomat.com/a", title(), &body(), 1);
+        put(&store, "diplomat", original).await;
         store
     }
 
     async fn put(store: &Store, source: &str, a: Article) -> IngestStats {
-        let item = Incoming {
-            article: a,
-            topics: vec![Membership {
-                topic: "t".to_owned(),
-                excluded: false,
-            }],
-        };
         store
-            .ingest(source, &[item], Some(&near()), at(20))
+            .ingest(source, &[incoming(a)], Some(&near()), at(20))
             .await
             .unwrap()
     }
@@ -447,13 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn place_joins_other_sources_story_when_text_is_near_duplicate() {
-        let store = store_with(&["diplomat", "wire"]).await;
-        put(
-            &store,
-            "diplomat",
-            article("d1", "https://thediplomat.com/a", title(), &body(), 1),
-        )
-        .await;
+        let store = with_diplomat(&["diplomat", "wire"]).await;
         let copy = article(
             "w1",
             "https://wire.example/2024/ties",
@@ -471,13 +434,7 @@ mod tests {
 
     #[tokio::test]
     async fn place_keeps_stories_apart_when_one_source_repeats_a_text() {
-        let store = store_with(&["diplomat", "wire"]).await;
-        put(
-            &store,
-            "diplomat",
-            article("d1", "https://thediplomat.com/a", title(), &body(), 1),
-        )
-        .await;
+        let store = with_diplomat(&["diplomat", "wire"]).await;
         let again = article(
             "d2",
             "https://thediplomat.com/b",
@@ -496,13 +453,7 @@ mod tests {
 
     #[tokio::test]
     async fn place_founds_a_story_when_copy_is_outside_the_window() {
-        let store = store_with(&["diplomat", "wire"]).await;
-        put(
-            &store,
-            "diplomat",
-            article("d1", "https://thediplomat.com/a", title(), &body(), 1),
-        )
-        .await;
+        let store = with_diplomat(&["diplomat", "wire"]).await;
         let late = article("w1", "https://wire.example/x", title(), &body(), 9);
         assert_eq!(put(&store, "wire", late).await.merged, 0);
         assert_eq!(stories(&store).await.len(), 2);
@@ -510,13 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn place_joins_outlet_story_when_aggregator_item_has_headline_only() {
-        let store = store_with(&["diplomat", "news"]).await;
-        put(
-            &store,
-            "diplomat",
-            article("d1", "https://thediplomat.com/a", title(), &body(), 1),
-        )
-        .await;
+        let store = with_diplomat(&["diplomat", "news"]).await;
         let item = article(
             "g1",
             "https://news.google.com/rss/articles/CBMiRmh0dHBzOi8vdGhlZGlwbG9tYXQ",
@@ -591,13 +536,7 @@ mod tests {
 
     #[tokio::test]
     async fn edit_keeps_story_whole_when_only_the_title_changes() {
-        let store = store_with(&["diplomat", "wire"]).await;
-        put(
-            &store,
-            "diplomat",
-            article("d1", "https://thediplomat.com/a", title(), &body(), 1),
-        )
-        .await;
+        let store = with_diplomat(&["diplomat", "wire"]).await;
         put(
             &store,
             "wire",
