@@ -336,6 +336,7 @@ impl Pipeline {
             .map(|s| (s.name.clone(), s.url.to_string()))
             .collect();
         self.store.sync_sources(&sources).await?;
+        self.fingerprint_backlog(now).await?;
         let retired = self.store.retire_topics(&self.topics.slugs, now).await?;
         if !retired.is_empty() {
             tracing::info!(topics = ?retired, "topics no longer configured were retired");
@@ -683,6 +684,44 @@ impl Pipeline {
             self.changed.notify_waiters();
         }
         counts
+    }
+
+    /// Fingerprints the articles within the `[dedup] window` that were stored without (by a
+    /// version before layer 3, or with `near_duplicates = false`), so new articles can join
+    /// their stories by text.
+    async fn fingerprint_backlog(&self, now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let dedup = &self.config.dedup;
+        if !dedup.near_duplicates {
+            return Ok(());
+        }
+        let window = chrono::TimeDelta::from_std(dedup.window).unwrap_or(chrono::TimeDelta::MAX);
+        let since = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let lines = self.store.line_filter().await?;
+        let mut done = 0usize;
+        loop {
+            let page = self.store.unfingerprinted(since, BACKFILL_PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            let computed: Vec<_> = page
+                .iter()
+                .map(|u| {
+                    let fp = crate::dedup::Fingerprints::of(&u.title, &u.body_html, &lines);
+                    (u.article_id, fp, u.at)
+                })
+                .collect();
+            self.store.set_fingerprints(&computed).await?;
+            done += computed.len();
+        }
+        if done > 0 {
+            tracing::info!(
+                articles = done,
+                "fingerprinted stored articles for near-duplicate dedup"
+            );
+        }
+        Ok(())
     }
 
     /// Prepares a batch for the story layers: links canonicalized with the configured

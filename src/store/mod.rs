@@ -6,7 +6,7 @@ mod sqlite;
 
 use chrono::{DateTime, Utc};
 
-pub use sqlite::{DB_FILE, Store};
+pub use sqlite::{DB_FILE, Store, Unfingerprinted};
 
 use crate::fetch::Validators;
 use crate::model::Article;

@@ -23,6 +23,8 @@ use crate::politeness::Reason;
 
 mod stories;
 
+pub use stories::Unfingerprinted;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
 
 /// Fetch history rows kept per source.

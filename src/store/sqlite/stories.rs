@@ -339,6 +339,60 @@ pub(super) async fn story_topics(
     .map_err(q("read story topics"))
 }
 
+/// An article stored without fingerprints (before layer 3 existed, or while it was off).
+#[derive(Debug, Clone)]
+pub struct Unfingerprinted {
+    pub article_id: i64,
+    pub title: String,
+    /// Content, else summary (HTML), as [`Fingerprints::of_article`] reads an article.
+    pub body_html: String,
+    /// Its time for the window: published, else first seen.
+    pub at: DateTime<Utc>,
+}
+
+impl super::Store {
+    /// Up to `limit` articles dated `since` or later that have no fingerprints yet, so that
+    /// layer 3 can find them after an upgrade or after `near_duplicates` is turned on.
+    pub async fn unfingerprinted(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Unfingerprinted>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, title, COALESCE(NULLIF(TRIM(content_html), ''), summary_html, ''),
+                    COALESCE(published, first_seen)
+             FROM articles WHERE fingerprints IS NULL AND COALESCE(published, first_seen) >= ?1
+             ORDER BY id LIMIT ?2",
+        )
+        .bind(ms(since))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read unfingerprinted articles"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Unfingerprinted {
+                article_id: r.get(0),
+                title: r.get(1),
+                body_html: r.get(2),
+                at: super::time(r.get(3)),
+            })
+            .collect())
+    }
+
+    /// Stores fingerprints computed for [`Store::unfingerprinted`] articles, with their keys.
+    pub async fn set_fingerprints(
+        &self,
+        items: &[(i64, Fingerprints, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await.map_err(q("begin fingerprints"))?;
+        for (article_id, fp, at) in items {
+            index_article(&mut tx, *article_id, Some(fp), *at).await?;
+        }
+        tx.commit().await.map_err(q("commit fingerprints"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeDelta, TimeZone};
@@ -576,5 +630,29 @@ mod tests {
             .await
             .unwrap();
         assert!(store.line_filter().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn copy_joins_article_stored_without_fingerprints_when_backlog_is_fingerprinted() {
+        let store = store_with(&["diplomat", "wire"]).await;
+        let original = article("d1", "https://thediplomat.com/a", title(), &body(), 1);
+        store
+            .ingest("diplomat", &[incoming(original)], None, at(20))
+            .await
+            .unwrap();
+        let backlog = store.unfingerprinted(at(1), 10).await.unwrap();
+        assert_eq!(backlog.len(), 1);
+        assert!(store.unfingerprinted(at(2), 10).await.unwrap().is_empty());
+        let computed: Vec<_> = backlog
+            .iter()
+            .map(|u| {
+                let fp = Fingerprints::of(&u.title, &u.body_html, &LineFilter::default());
+                (u.article_id, fp, u.at)
+            })
+            .collect();
+        store.set_fingerprints(&computed).await.unwrap();
+        assert!(store.unfingerprinted(at(1), 10).await.unwrap().is_empty());
+        let copy = article("w1", "https://wire.example/x", title(), &edited_body(), 1);
+        assert_eq!(put(&store, "wire", copy).await.merged_by_text, 1);
     }
 }
