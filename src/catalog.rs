@@ -3,15 +3,19 @@
 //! fetches, or `feedmill fetch` running beside it); topic versions in the store tell this
 //! catalog when a rendered feed is stale.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, TopicConfig};
 use crate::model::TopicFeed;
 use crate::publish::{self, FeedCache, Format, PublishError, Rendered};
+use crate::redact;
 use crate::store::{Store, StoreError, TopicVersion};
+use crate::telemetry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -81,6 +85,10 @@ impl Catalog {
                 .config
                 .source(&entry.source.name)
                 .and_then(|s| s.content);
+            // Attribution names the source's feed URL; a private feed's credentials stay private.
+            if let Cow::Owned(redacted) = redact::url(&entry.source.feed_url) {
+                entry.source.feed_url = redacted;
+            }
         }
         let version = self.version(slug);
         // The feed's `updated` (and HTTP Last-Modified) is the last change of its content as
@@ -124,7 +132,9 @@ impl Catalog {
             return Ok(hit);
         }
         let feed = self.feed(slug, now).await?;
+        let started = Instant::now();
         let body = publish::render(&feed, format)?;
+        telemetry::rendered(format, started.elapsed());
         Ok(self.cache.insert(
             slug,
             format,

@@ -34,6 +34,8 @@ pub mod parse;
 pub mod pipeline;
 pub mod politeness;
 pub mod publish;
+pub mod redact;
 pub mod schedule;
 pub mod store;
+pub mod telemetry;
 pub mod topics;

@@ -288,11 +288,6 @@ impl Config {
                 "{path}: `trust_proxy` in [server] is not supported yet: self links always use base_url"
             ));
         }
-        if self.server.admin_token.is_some() {
-            out.push(format!(
-                "{path}: `admin_token` in [server] has nothing to protect yet (/sources and /metrics are not served by this version)"
-            ));
-        }
         out
     }
 
@@ -727,7 +722,10 @@ impl Validator<'_> {
         if let Some((owner, first)) = seen.source_urls.get(parsed.as_str()) {
             self.problem(
                 url.span(),
-                format!("duplicate source URL {parsed} (already used by {owner} at line {first})"),
+                format!(
+                    "duplicate source URL {} (already used by {owner} at line {first})",
+                    crate::redact::url(parsed.as_str())
+                ),
             );
             return None;
         }
@@ -1489,5 +1487,25 @@ content = \"full\"
         let text = err.to_string();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.lines().all(|l| l.starts_with("feeds.toml:")), "{text}");
+    }
+
+    #[test]
+    fn warnings_are_empty_when_admin_token_is_set() {
+        // /sources, /sources/errors.atom and /metrics act on it: nothing to warn about.
+        let config = Config::parse(
+            Path::new("feeds.toml"),
+            "[server]\nadmin_token = \"s3cret\"\n",
+        )
+        .unwrap();
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    }
+
+    #[test]
+    fn duplicate_source_url_message_hides_credentials_when_the_url_has_them() {
+        let text = "[[source]]\nname = \"a\"\nurl = \"https://u:pw@x.example/f?token=t\"\n\
+[[source]]\nname = \"b\"\nurl = \"https://u:pw@x.example/f?token=t\"\n";
+        let message = errors(text).join("\n");
+        assert!(message.contains("duplicate source URL"), "{message}");
+        assert!(!message.contains("pw") && !message.contains("token=t"), "{message}");
     }
 }

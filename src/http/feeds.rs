@@ -126,7 +126,7 @@ fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.
-fn etag_matches(header_value: &str, etag: &str) -> bool {
+pub(super) fn etag_matches(header_value: &str, etag: &str) -> bool {
     let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     let ours = bare(etag);
     header_value
