@@ -219,7 +219,17 @@ mod tests {
 
     #[test]
     fn is_secret_param_matches_credential_names_when_spelled_variously() {
-        for name in ["token", "Token", "api_key", "api-key", "apikey", "access_token", "auth", "sig", "api%5Fkey"] {
+        for name in [
+            "token",
+            "Token",
+            "api_key",
+            "api-key",
+            "apikey",
+            "access_token",
+            "auth",
+            "sig",
+            "api%5Fkey",
+        ] {
             assert!(is_secret_param(name), "{name}");
         }
         for name in ["page", "q", "format", "lang", "keyword", "category"] {

@@ -1506,6 +1506,9 @@ content = \"full\"
 [[source]]\nname = \"b\"\nurl = \"https://u:pw@x.example/f?token=t\"\n";
         let message = errors(text).join("\n");
         assert!(message.contains("duplicate source URL"), "{message}");
-        assert!(!message.contains("pw") && !message.contains("token=t"), "{message}");
+        assert!(
+            !message.contains("pw") && !message.contains("token=t"),
+            "{message}"
+        );
     }
 }

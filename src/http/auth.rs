@@ -21,7 +21,11 @@ pub const TOKEN_PARAM: &str = "token";
 
 /// Let the request through when no token is configured or it carries the right one; else 401
 /// with a `WWW-Authenticate: Bearer` challenge.
-pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let config = state.catalog.config().clone();
     let Some(expected) = config.server.admin_token.as_deref() else {
         return next.run(request).await;
@@ -76,7 +80,10 @@ fn unauthorized(wrong_token: bool) -> Response {
     )
         .into_response();
     let headers = response.headers_mut();
-    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    headers.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

@@ -43,10 +43,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, HttpErro
         .source_statuses()
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    for status in statuses
-        .iter()
-        .filter(|s| config.source(&s.name).is_some())
-    {
+    for status in statuses.iter().filter(|s| config.source(&s.name).is_some()) {
         telemetry::source_failures(&status.name, status.consecutive_failures);
     }
     let mut response = handle.render().into_response();

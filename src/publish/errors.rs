@@ -257,7 +257,11 @@ mod tests {
                 "https://alice:pw@feeds.example/private.xml?token=abc&page=1 answered HTTP 500"
                     .to_owned(),
             ),
-            failures: if kind == SourceEventKind::Recovered { 3 } else { 0 },
+            failures: if kind == SourceEventKind::Recovered {
+                3
+            } else {
+                0
+            },
             since: None,
         }
     }
@@ -283,8 +287,14 @@ mod tests {
         ];
         let (text, feed) = render(&events);
         assert_eq!(feed.entries.len(), 3);
-        assert_eq!(feed.entries[0].title.value, "Kloop recovered after 3 failed fetches");
-        assert_eq!(feed.entries[1].title.value, "Kloop & Co is failing: HTTP 500");
+        assert_eq!(
+            feed.entries[0].title.value,
+            "Kloop recovered after 3 failed fetches"
+        );
+        assert_eq!(
+            feed.entries[1].title.value,
+            "Kloop & Co is failing: HTTP 500"
+        );
         assert_eq!(
             feed.links
                 .iter()

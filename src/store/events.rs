@@ -106,7 +106,11 @@ pub(super) async fn record_transition(
         return Ok(());
     };
     let (status, error, since) = match kind {
-        SourceEventKind::Failing => (record.http_status.map(i64::from), error.map(str::to_owned), None),
+        SourceEventKind::Failing => (
+            record.http_status.map(i64::from),
+            error.map(str::to_owned),
+            None,
+        ),
         SourceEventKind::Recovered => {
             let since: Option<i64> = sqlx::query_scalar(
                 "SELECT at FROM source_events WHERE source_id = ?1 AND kind = 'failing'
@@ -116,7 +120,11 @@ pub(super) async fn record_transition(
             .fetch_optional(&mut **tx)
             .await
             .map_err(q("read failing since"))?;
-            (row.get::<Option<i64>, _>(1), row.get::<Option<String>, _>(2), since)
+            (
+                row.get::<Option<i64>, _>(1),
+                row.get::<Option<String>, _>(2),
+                since,
+            )
         }
     };
     sqlx::query(
