@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod cli;
 mod config_errors;
 mod daemon;
@@ -11,4 +12,5 @@ mod hostile;
 mod https;
 mod readers;
 mod schedule;
+mod sources_cli;
 mod topics;
