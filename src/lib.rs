@@ -20,6 +20,9 @@
 //! - [`http`]: axum endpoints; never fetches.
 //! - [`app`]: builds and wires everything; [`cli`]: the commands.
 //! - [`model`]: plain data shared by the stages.
+//! - Operating it: [`telemetry`] (Prometheus metrics), [`redact`] (credentials in source URLs
+//!   never shown); [`discover`], [`feeds_file`] and [`opml`] for `feedmill add` and
+//!   `feedmill opml import|export`.
 
 pub mod app;
 pub mod catalog;

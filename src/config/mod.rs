@@ -859,7 +859,10 @@ impl Validator<'_> {
         };
         self.problem(
             value.span(),
-            format!("{what}: invalid URL \"{text}\": {why}"),
+            format!(
+                "{what}: invalid URL \"{}\": {why}",
+                crate::redact::url(text)
+            ),
         );
         None
     }

@@ -6,12 +6,12 @@ use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::feeds::etag_matches;
-use super::{AppState, HttpError};
+use super::{AppState, HttpError, auth};
 use crate::publish::{self, Format, Rendered};
 
 /// Entries in the feed: the newest events.
@@ -23,6 +23,7 @@ static FIRST_SERVED: OnceLock<DateTime<Utc>> = OnceLock::new();
 
 pub async fn errors_atom(
     State(state): State<AppState>,
+    uri: Uri,
     request: HeaderMap,
 ) -> Result<Response, HttpError> {
     let events = state
@@ -30,9 +31,25 @@ pub async fn errors_atom(
         .source_events(ENTRIES)
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    let base = state.catalog.config().server.base_url_str();
+    let config = state.catalog.config().clone();
+    let base = config.server.base_url_str();
     let empty = *FIRST_SERVED.get_or_init(Utc::now);
-    let body = publish::render_errors_feed(&base, &events, empty)
+    // The admin middleware let this request through: a token in its query is the right one.
+    let mut self_url = publish::errors_feed_url(&base);
+    let query = uri.query().filter(|_| config.server.admin_token.is_some());
+    if let Some(token) = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(name, _)| name == auth::TOKEN_PARAM)
+            .map(|(_, value)| value.into_owned())
+    }) {
+        self_url = format!(
+            "{self_url}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(auth::TOKEN_PARAM, &token)
+                .finish()
+        );
+    }
+    let body = publish::render_errors_feed(&base, &self_url, &events, empty)
         .map_err(|e| HttpError::Internal(e.to_string()))?;
     let updated = events.iter().map(|e| e.at).max().unwrap_or(empty);
     let rendered = Rendered::new(body, Format::Atom, updated);

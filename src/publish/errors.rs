@@ -58,10 +58,14 @@ pub fn event_id(event: &SourceEvent) -> String {
         .to_string()
 }
 
-/// The errors feed with `events` (newest first) as entries. `empty_updated` is the feed's
-/// `updated` when there are no events (Atom requires one).
+/// The errors feed with `events` (newest first) as entries. `self_url` is the URL it is
+/// served at, as requested ([`errors_feed_url`], plus `?token=` when the reader passes the
+/// admin token that way: the self link must name the document's location, and a reader that
+/// follows it must keep its access). `empty_updated` is the feed's `updated` when there are
+/// no events (Atom requires one).
 pub fn render_errors_feed(
     base_url: &str,
+    self_url: &str,
     events: &[SourceEvent],
     empty_updated: DateTime<Utc>,
 ) -> Result<Vec<u8>, ErrorsFeedError> {
@@ -90,7 +94,7 @@ pub fn render_errors_feed(
             version: Some(GENERATOR_VERSION.to_owned()),
         }),
         links: vec![
-            link(errors_feed_url(base_url), "self", "application/atom+xml"),
+            link(self_url.to_owned(), "self", "application/atom+xml"),
             link(page, "alternate", "text/html"),
         ],
         subtitle: Some(Text::plain(
@@ -269,6 +273,7 @@ mod tests {
     fn render(events: &[SourceEvent]) -> (String, atom_syndication::Feed) {
         let bytes = render_errors_feed(
             "http://h:8080/",
+            &errors_feed_url("http://h:8080/"),
             events,
             Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
         )

@@ -160,6 +160,19 @@ async fn admin_endpoints_need_the_token_when_admin_token_is_set() {
             "{path}?token=nope"
         );
     }
+    // A reader given the token in the URL gets a self link it can follow and keep access.
+    let feed = app
+        .get("/sources/errors.atom?token=s3cret-token")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let feed = errors_feed(&feed);
+    let self_link = feed.links.iter().find(|l| l.rel.as_deref() == Some("self"));
+    assert_eq!(
+        self_link.map(|l| l.href.as_str()),
+        Some(format!("{}/sources/errors.atom?token=s3cret-token", app.base).as_str())
+    );
     // Readers' endpoints stay open.
     for path in [
         "/",
