@@ -3,16 +3,19 @@
 //! fetches, or `feedmill fetch` running beside it); topic versions in the store tell this
 //! catalog when a rendered feed is stale.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, TopicConfig};
 use crate::model::TopicFeed;
 use crate::publish::{self, FeedCache, FeedKey, Format, Page, PublishError, Rendered};
+use crate::redact;
 use crate::store::{Store, StoreError, TopicVersion};
+use crate::telemetry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -156,6 +159,10 @@ impl Catalog {
                 .config
                 .source(&entry.source.name)
                 .and_then(|s| s.content);
+            // Attribution names the source's feed URL; a private feed's credentials stay private.
+            if let Cow::Owned(redacted) = redact::url(&entry.source.feed_url) {
+                entry.source.feed_url = redacted;
+            }
         }
         let version = self.version(slug);
         // The feed's `updated` (and HTTP Last-Modified) is the last change of its content as
@@ -229,7 +236,7 @@ impl Catalog {
         if let Some(hit) = self.cache.get(key, version) {
             return Ok(hit);
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let (feed, page) = self.feed_page(key.slug, key.page, key.base, now).await?;
         let format = key.format;
         // Rendering and brotli at its best take milliseconds on a big feed: off the async
@@ -240,6 +247,7 @@ impl Catalog {
         })
         .await
         .map_err(|e| CatalogError::Render(e.to_string()))??;
+        telemetry::rendered(format, started.elapsed());
         self.renders
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(

@@ -20,22 +20,30 @@
 //! - [`http`]: axum endpoints; never fetches.
 //! - [`app`]: builds and wires everything; [`cli`]: the commands.
 //! - [`model`]: plain data shared by the stages.
+//! - Operating it: [`telemetry`] (Prometheus metrics), [`redact`] (credentials in source URLs
+//!   never shown); [`discover`], [`feeds_file`] and [`opml`] for `feedmill add` and
+//!   `feedmill opml import|export`.
 
 pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod discover;
+pub mod feeds_file;
 pub mod fetch;
 pub mod http;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod politeness;
 pub mod publish;
+pub mod redact;
 pub mod schedule;
 pub mod store;
+pub mod telemetry;
 pub mod topics;
 
 #[cfg(test)]

@@ -16,9 +16,11 @@ use crate::model::{Article, Document};
 use crate::normalize;
 use crate::parse::{self, ParsedFeed};
 use crate::politeness::{self, NextAttempt, Reason};
+use crate::redact;
 use crate::store::{
     FetchRecord, FetchResult, FetchState, Incoming, Membership, NearDup, Store, StoreError,
 };
+use crate::telemetry;
 use crate::topics::{Field, Matcher, Query};
 
 /// Articles of stored documents read per page during a backfill.
@@ -248,7 +250,7 @@ fn parse_body(
     if !feed.recovered.is_empty() {
         tracing::info!(
             source = %source,
-            url = %final_url,
+            url = %redact::url(final_url),
             encoding = feed.encoding,
             recovered = ?feed.recovered,
             "feed needed recovery"
@@ -449,12 +451,15 @@ impl Pipeline {
                 .collect();
         }
         let counts = self.ingest_ordered(batch, now).await;
-        self.finish(
-            acquired,
-            counts.get(&source.name).cloned().unwrap_or_default(),
-            now,
-        )
-        .await
+        let report = self
+            .finish(
+                acquired,
+                counts.get(&source.name).cloned().unwrap_or_default(),
+                now,
+            )
+            .await;
+        telemetry::fetch_finished(&report);
+        report
     }
 
     /// Refresh several sources at once (for `feedmill fetch`): fetched concurrently, then
@@ -495,6 +500,7 @@ impl Pipeline {
         for a in acquired {
             let c = counts.get(&a.source).cloned().unwrap_or_default();
             let report = self.finish(a, c, now).await;
+            telemetry::fetch_finished(&report);
             progress(&report);
             reports.push(report);
         }
@@ -668,6 +674,7 @@ impl Pipeline {
             let entry = counts.entry(source.clone()).or_default();
             match self.store.ingest(&source, &items, near.as_ref(), now).await {
                 Ok(stats) => {
+                    telemetry::ingested(&source, &stats);
                     entry.seen += items.len();
                     entry.new += stats.new;
                     entry.updated += stats.updated;
@@ -806,6 +813,7 @@ impl Pipeline {
         };
         let (outcome, error, next) = match acquired.result {
             Acquisition::Skipped { reason, next } => {
+                let reason = redact::text(&reason).into_owned();
                 tracing::info!(source = %acquired.source, reason = %reason, "skipped");
                 return SourceReport {
                     source: acquired.source,
@@ -879,14 +887,17 @@ impl Pipeline {
                 )
             }
         };
+        // Errors quote URLs, which may carry credentials: redacted before they are stored,
+        // logged or printed.
+        let error = error.map(|e| redact::text(&e).into_owned());
         record.next_fetch_at = next.at;
         record.next_fetch_reason = next.reason;
         if let Some(to) = record.moved_to.as_deref() {
             if to != acquired.url {
                 tracing::info!(
                     source = %acquired.source,
-                    from = %acquired.url,
-                    to = %to,
+                    from = %redact::url(&acquired.url),
+                    to = %redact::url(to),
                     "feed moved permanently (301/308); fetching it from the new URL from now on"
                 );
             } else {

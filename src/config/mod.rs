@@ -313,20 +313,13 @@ impl Config {
         self
     }
 
-    /// The source with this exact name.
     /// Settings this version accepts but does not act on yet, as messages for the log and
-    /// `feedmill check`: they must not silently do nothing.
+    /// `feedmill check`: they must not silently do nothing. (None today: every setting acts.)
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let path = self.path.display();
-        if self.server.admin_token.is_some() {
-            out.push(format!(
-                "{path}: `admin_token` in [server] has nothing to protect yet (/sources and /metrics are not served by this version)"
-            ));
-        }
-        out
+        Vec::new()
     }
 
+    /// The source with this exact name.
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }
@@ -793,7 +786,10 @@ impl Validator<'_> {
         if let Some((owner, first)) = seen.source_urls.get(parsed.as_str()) {
             self.problem(
                 url.span(),
-                format!("duplicate source URL {parsed} (already used by {owner} at line {first})"),
+                format!(
+                    "duplicate source URL {} (already used by {owner} at line {first})",
+                    crate::redact::url(parsed.as_str())
+                ),
             );
             return None;
         }
@@ -986,7 +982,10 @@ impl Validator<'_> {
         };
         self.problem(
             value.span(),
-            format!("{what}: invalid URL \"{text}\": {why}"),
+            format!(
+                "{what}: invalid URL \"{}\": {why}",
+                crate::redact::url(text)
+            ),
         );
         None
     }
@@ -1702,5 +1701,28 @@ query = 'z'
         let text = err.to_string();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.lines().all(|l| l.starts_with("feeds.toml:")), "{text}");
+    }
+
+    #[test]
+    fn warnings_are_empty_when_admin_token_is_set() {
+        // /sources, /sources/errors.atom and /metrics act on it: nothing to warn about.
+        let config = Config::parse(
+            Path::new("feeds.toml"),
+            "[server]\nadmin_token = \"s3cret\"\n",
+        )
+        .unwrap();
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    }
+
+    #[test]
+    fn duplicate_source_url_message_hides_credentials_when_the_url_has_them() {
+        let text = "[[source]]\nname = \"a\"\nurl = \"https://u:pw@x.example/f?token=t\"\n\
+[[source]]\nname = \"b\"\nurl = \"https://u:pw@x.example/f?token=t\"\n";
+        let message = errors(text).join("\n");
+        assert!(message.contains("duplicate source URL"), "{message}");
+        assert!(
+            !message.contains("pw") && !message.contains("token=t"),
+            "{message}"
+        );
     }
 }

@@ -290,7 +290,7 @@ fn respond(rendered: &Rendered, request: &HeaderMap, policy: &Policy) -> Respons
 /// The first tag of an `If-None-Match` list that names this rendering in any coding, or `*`.
 /// Weak comparison (RFC 9110 §13.1.2): a `W/` prefix is ignored, as proxies that re-compress
 /// add one.
-fn matching_etag<'a>(header_value: &'a str, rendered: &Rendered) -> Option<&'a str> {
+pub(super) fn matching_etag<'a>(header_value: &'a str, rendered: &Rendered) -> Option<&'a str> {
     header_value
         .split(',')
         .map(|t| t.trim().trim_start_matches("W/"))

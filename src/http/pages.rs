@@ -9,6 +9,7 @@ use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use super::proxy::PublicBase;
 use super::{AppState, HttpError};
 use crate::publish::{self, Format};
+use crate::redact;
 use crate::store::SourceStatus;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#222}\
@@ -175,17 +176,20 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
         "gone" => "gone",
         _ => "",
     };
+    // URLs may carry credentials (userinfo, `?token=`): never shown (`crate::redact`).
+    let url = redact::url(&s.url);
     let mut name = format!(
         "<strong>{}</strong><br><a href=\"{}\">{}</a>",
         text(&s.name),
-        attr(&s.url),
-        text(&s.url)
+        attr(&url),
+        text(&url)
     );
     if let Some(moved) = &s.fetch_url {
+        let moved = redact::url(moved);
         name.push_str(&format!(
             "<br><span class=\"meta\">moved permanently to <a href=\"{}\">{}</a></span>",
-            attr(moved),
-            text(moved)
+            attr(&moved),
+            text(&moved)
         ));
     }
     if !configured {
@@ -216,8 +220,9 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
         .map(|c| c.to_string())
         .unwrap_or_else(|| "—".to_owned());
     format!(
-        "<tr class=\"{class}\"><td>{name}</td><td>{}</td><td class=\"n\">{status}</td><td>{}</td>\
+        "<tr id=\"{}\" class=\"{class}\"><td>{name}</td><td>{}</td><td class=\"n\">{status}</td><td>{}</td>\
 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{next}</td><td>{}</td></tr>",
+        attr(&publish::source_anchor(&s.name)),
         when(s.last_fetch_at),
         text(outcome),
         s.items_new,
@@ -225,7 +230,7 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
         s.articles,
         s.consecutive_failures,
         when(s.last_success_at),
-        text(s.last_error.as_deref().unwrap_or("")),
+        text(&redact::text(s.last_error.as_deref().unwrap_or(""))),
     )
 }
 
@@ -248,14 +253,26 @@ pub async fn sources(
         .iter()
         .map(|s| source_row(s, config.source(&s.name).is_some()))
         .collect();
+    let errors_feed = publish::errors_feed_url(&base);
+    let head = format!(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"feedmill source errors\" href=\"{}\">",
+        attr(&errors_feed)
+    );
     let body = format!(
         "<p><a href=\"{}/\">← all topics</a></p><h1>Sources</h1>\
 <p>{} sources, {failing} failing. Times are UTC; a source is fetched again at its next attempt.</p>\
+<p>Subscribe to <a href=\"{}\">the errors feed</a> to hear when a source starts failing or recovers{}.</p>\
 <div class=\"scroll\"><table><thead><tr><th>Source</th><th>Last fetch</th><th>HTTP</th><th>Outcome</th><th>New</th><th>Updated</th>\
 <th>Articles</th><th>Failures in a row</th><th>Last success</th><th>Next attempt (why)</th><th>Last error</th></tr></thead>\
 <tbody>{rows}</tbody></table></div>",
         attr(&base),
         statuses.len(),
+        attr(&errors_feed),
+        if config.server.admin_token.is_some() {
+            " (add <code>?token=</code> and the admin token to its URL in your reader)"
+        } else {
+            ""
+        },
     );
-    Ok(page("feedmill sources", "", &body).into_response())
+    Ok(page("feedmill sources", &head, &body).into_response())
 }

@@ -91,6 +91,24 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// Hash `body` without compressing it: for small documents rendered per request (the
+    /// errors feed), where compressing every time would cost more than it saves.
+    pub fn uncompressed(body: Vec<u8>, format: Format, last_modified: DateTime<Utc>) -> Rendered {
+        let digest = Sha256::digest(&body);
+        let mut hex = String::with_capacity(32);
+        for byte in &digest[..16] {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        Rendered {
+            etag: format!("\"{hex}\""),
+            body: Bytes::from(body),
+            gzip: None,
+            br: None,
+            last_modified: last_modified.trunc_subsecs(0),
+            content_type: format.content_type(),
+        }
+    }
+
     /// Hash and compress `body`: the only time this feed's bytes are worked on.
     pub fn new(body: Vec<u8>, format: Format, last_modified: DateTime<Utc>) -> Rendered {
         let digest = Sha256::digest(&body);

@@ -10,6 +10,7 @@
 //! crate's types, so the three formats cannot drift apart in what they say.
 
 pub mod cache;
+mod errors;
 mod html;
 mod opml;
 
@@ -22,6 +23,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::model::{ContentMode, StoryView, TopicFeed};
 
 pub use cache::{Encoding, FeedCache, FeedKey, Rendered};
+pub use errors::{
+    ErrorsFeedError, errors_feed_url, event_id, render_errors_feed, source_anchor, sources_url,
+};
 
 /// Name written in every feed's generator element.
 const GENERATOR_NAME: &str = "feedmill";

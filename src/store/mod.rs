@@ -2,10 +2,12 @@
 //! membership and topic versions. SQLite (WAL) is the embedded default; every process sharing
 //! the file (the daemon and CLI commands) sees the others' writes.
 
+mod events;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
 
+pub use events::{SourceEvent, SourceEventKind};
 pub use sqlite::{DB_FILE, Store, Unfingerprinted};
 
 use crate::fetch::Validators;

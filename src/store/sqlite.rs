@@ -178,6 +178,11 @@ impl Store {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// The connection pool, for the use cases kept in other files of this module.
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -261,6 +266,7 @@ impl Store {
         let mut tx = self.begin_write().await.map_err(q("begin"))?;
         let at = ms(record.at);
         let failed = matches!(record.outcome, FetchResult::Error | FetchResult::Gone);
+        super::events::record_transition(&mut tx, id, record, error).await?;
         sqlx::query(
             "UPDATE sources SET last_fetch_at = ?2, last_outcome = ?3, last_http_status = ?4,
                last_error = ?5,

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod cli;
 mod config_errors;
 mod daemon;
@@ -12,5 +13,6 @@ mod https;
 mod publishing;
 mod readers;
 mod schedule;
+mod sources_cli;
 mod stories;
 mod topics;
