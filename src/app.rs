@@ -247,6 +247,8 @@ impl App {
         for warning in config.warnings() {
             tracing::warn!("{warning}");
         }
+        // Before anything is fetched or served, so /metrics counts from the start.
+        crate::telemetry::install();
         let config = Arc::new(config);
         let store = Store::open(&config.store.path).await?;
         let now = Utc::now();

@@ -1,6 +1,8 @@
 //! Command-line definitions and the commands other than `serve`'s wiring. Data goes to
 //! stdout; logs and progress go to stderr.
 
+mod sources;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ use crate::config::{Config, ConfigError};
 use crate::pipeline::{Outcome, Pipeline, SourceReport};
 use crate::publish::Format;
 use crate::store::Store;
+
+pub use sources::OpmlCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,6 +117,21 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Add a source to feeds.toml: the URL of a feed, or of a page whose feed is discovered.
+    Add {
+        url: String,
+        /// The source's name (default: the feed's title).
+        #[arg(long)]
+        name: Option<String>,
+        /// A tag for the source (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Import sources from, or export them to, OPML (feed readers' subscription lists).
+    Opml {
+        #[command(subcommand)]
+        action: OpmlCommand,
+    },
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over -v/-q.
@@ -170,6 +189,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Healthcheck => healthcheck(&config.server.listen).await,
         Command::Backup { file } => backup(config, &file).await,
         Command::Search { query, limit } => search(config, &query, limit).await,
+        Command::Add { url, name, tags } => {
+            sources::add(&cli.config, config, &url, name.as_deref(), &tags).await
+        }
+        Command::Opml { action } => match action {
+            OpmlCommand::Import { file } => sources::opml_import(&cli.config, config, &file),
+            OpmlCommand::Export => sources::opml_export(&config),
+        },
     };
     match result {
         Ok(code) => code,

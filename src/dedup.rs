@@ -29,7 +29,8 @@ mod near;
 mod simhash;
 
 pub use boilerplate::{
-    LineFilter, is_boilerplate_line, line_hash, repeated_lines, repeated_titles,
+    LineFilter, MIN_ITEMS_TO_LEARN, REPEATED_ITEMS, is_boilerplate_line, learn_source_filter,
+    line_hash, repeated_lines, repeated_titles,
 };
 pub use index::{BAND_COUNT, BandKey, MAX_INDEXED_DISTANCE, NearDupIndex, band_keys};
 pub use near::{

@@ -24,22 +24,33 @@
 //! - [`status`]: what the daemon says about itself: the configuration in use, a rejected
 //!   edit, readiness.
 //! - [`model`]: plain data shared by the stages.
+//! - Operating it: [`telemetry`] (Prometheus metrics), [`redact`] (credentials in source URLs
+//!   never shown); [`discover`], [`feeds_file`] and [`opml`] for `feedmill add` and
+//!   `feedmill opml import|export`.
 
 pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod discover;
+pub mod feeds_file;
 pub mod fetch;
 pub mod http;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod politeness;
 pub mod publish;
+pub mod redact;
 pub mod reload;
 pub mod schedule;
 pub mod status;
 pub mod store;
+pub mod telemetry;
 pub mod topics;
+
+#[cfg(test)]
+mod testkit;

@@ -2,7 +2,7 @@
 //! fetch → stop on 304 → parse → normalize → match topics → store (dedup) → record the outcome
 //! and when the source is next due ([`politeness`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,12 +10,17 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::config::{Config, SourceConfig, TopicConfig};
+use crate::dedup::NearDupRules;
 use crate::fetch::{FetchError, FetchOutcome, FetchSettings, Fetcher, Request, Validators};
 use crate::model::{Article, Document};
 use crate::normalize;
 use crate::parse::{self, ParsedFeed};
 use crate::politeness::{self, NextAttempt, Reason};
-use crate::store::{FetchRecord, FetchResult, FetchState, Incoming, Membership, Store, StoreError};
+use crate::redact;
+use crate::store::{
+    FetchRecord, FetchResult, FetchState, Incoming, Membership, NearDup, Store, StoreError,
+};
+use crate::telemetry;
 use crate::topics::{Field, Matcher, Query};
 
 /// Articles of stored documents read per page during a backfill.
@@ -349,6 +354,7 @@ impl Pipeline {
             .map(|s| (s.name.clone(), s.url.to_string()))
             .collect();
         self.store.sync_sources(&sources).await?;
+        self.fingerprint_backlog(now).await?;
         let retired = self.store.retire_topics(&self.topics.slugs, now).await?;
         if !retired.is_empty() {
             tracing::info!(topics = ?retired, "topics no longer configured were retired");
@@ -438,6 +444,7 @@ impl Pipeline {
             tracing::info!(
                 articles = stats.articles,
                 stories = stats.stories,
+                reclaimed_bytes = stats.reclaimed_bytes,
                 "retention removed old articles"
             );
         }
@@ -460,12 +467,15 @@ impl Pipeline {
                 .collect();
         }
         let counts = self.ingest_ordered(batch, now).await;
-        self.finish(
-            acquired,
-            counts.get(&source.name).cloned().unwrap_or_default(),
-            now,
-        )
-        .await
+        let report = self
+            .finish(
+                acquired,
+                counts.get(&source.name).cloned().unwrap_or_default(),
+                now,
+            )
+            .await;
+        telemetry::fetch_finished(&report);
+        report
     }
 
     /// Refresh several sources at once (for `feedmill fetch`): fetched concurrently, then
@@ -506,6 +516,7 @@ impl Pipeline {
         for a in acquired {
             let c = counts.get(&a.source).cloned().unwrap_or_default();
             let report = self.finish(a, c, now).await;
+            telemetry::fetch_finished(&report);
             progress(&report);
             reports.push(report);
         }
@@ -647,6 +658,11 @@ impl Pipeline {
         mut batch: Vec<(String, Article)>,
         now: DateTime<Utc>,
     ) -> HashMap<String, Counts> {
+        let mut counts: HashMap<String, Counts> = HashMap::new();
+        if batch.is_empty() {
+            return counts;
+        }
+        let near = self.near_dup(&mut batch).await;
         batch.sort_by(|(sa, a), (sb, b)| {
             (a.published.unwrap_or(now), &a.entry_key, sa).cmp(&(
                 b.published.unwrap_or(now),
@@ -654,7 +670,6 @@ impl Pipeline {
                 sb,
             ))
         });
-        let mut counts: HashMap<String, Counts> = HashMap::new();
         let mut changed = false;
         // Consecutive articles of one source share a transaction.
         let mut start = 0;
@@ -672,8 +687,9 @@ impl Pipeline {
                 })
                 .collect();
             let entry = counts.entry(source.clone()).or_default();
-            match self.store.ingest(&source, &items, now).await {
+            match self.store.ingest(&source, &items, near.as_ref(), now).await {
                 Ok(stats) => {
+                    telemetry::ingested(&source, &stats);
                     entry.seen += items.len();
                     entry.new += stats.new;
                     entry.updated += stats.updated;
@@ -690,6 +706,87 @@ impl Pipeline {
             self.changed.notify_waiters();
         }
         counts
+    }
+
+    /// Fingerprints the articles within the `[dedup] window` that were stored without (by a
+    /// version before layer 3, or with `near_duplicates = false`), so new articles can join
+    /// their stories by text.
+    async fn fingerprint_backlog(&self, now: DateTime<Utc>) -> Result<(), PipelineError> {
+        let dedup = &self.config.dedup;
+        if !dedup.near_duplicates {
+            return Ok(());
+        }
+        let window = chrono::TimeDelta::from_std(dedup.window).unwrap_or(chrono::TimeDelta::MAX);
+        let since = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let lines = self.store.line_filter().await?;
+        let mut done = 0usize;
+        loop {
+            let page = self.store.unfingerprinted(since, BACKFILL_PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            let computed: Vec<_> = page
+                .iter()
+                .map(|u| {
+                    let fp = crate::dedup::Fingerprints::of(&u.title, &u.body_html, &lines);
+                    (u.article_id, fp, u.at)
+                })
+                .collect();
+            self.store.set_fingerprints(&computed).await?;
+            done += computed.len();
+        }
+        if done > 0 {
+            tracing::info!(
+                articles = done,
+                "fingerprinted stored articles for near-duplicate dedup"
+            );
+        }
+        Ok(())
+    }
+
+    /// Prepares a batch for the story layers: links canonicalized with the configured
+    /// `[dedup] tracking_params`, each source's boilerplate learned from the document it
+    /// just served, and (with near-duplicates on) the union of every source's boilerplate for
+    /// fingerprinting. A store error here costs only layer 3 for this batch, never the batch.
+    async fn near_dup(&self, batch: &mut [(String, Article)]) -> Option<NearDup> {
+        let dedup = &self.config.dedup;
+        if !dedup.tracking_params.is_empty() {
+            for (_, a) in batch.iter_mut() {
+                a.canonical_url = a
+                    .url
+                    .as_deref()
+                    .and_then(|u| crate::dedup::canonical_url_with(u, &dedup.url_rules));
+            }
+        }
+        if !dedup.near_duplicates {
+            return None;
+        }
+        let mut by_source: BTreeMap<&str, Vec<&Article>> = BTreeMap::new();
+        for (s, a) in batch.iter() {
+            by_source.entry(s).or_default().push(a);
+        }
+        for (source, articles) in by_source {
+            let Some(lines) = crate::dedup::learn_source_filter(&articles) else {
+                continue;
+            };
+            if let Err(e) = self.store.set_source_boilerplate(source, &lines).await {
+                tracing::warn!(source, error = %e, "failed to store the source's boilerplate");
+            }
+        }
+        let lines = match self.store.line_filter().await {
+            Ok(lines) => lines,
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to read boilerplate; near-duplicates use none");
+                Default::default()
+            }
+        };
+        Some(NearDup {
+            window: chrono::TimeDelta::from_std(dedup.window).unwrap_or(chrono::TimeDelta::MAX),
+            rules: NearDupRules::default(),
+            lines,
+        })
     }
 
     async fn finish(&self, acquired: Acquired, counts: Counts, now: DateTime<Utc>) -> SourceReport {
@@ -733,6 +830,7 @@ impl Pipeline {
         let mut note: Option<String> = None;
         let (outcome, error, next) = match acquired.result {
             Acquisition::Skipped { reason, next } => {
+                let reason = redact::text(&reason).into_owned();
                 let report = SourceReport {
                     source: acquired.source,
                     outcome: Outcome::Skipped,
@@ -808,13 +906,17 @@ impl Pipeline {
                 )
             }
         };
+        // Errors quote URLs, which may carry credentials: redacted before they are stored,
+        // logged or printed.
+        let error = error.map(|e| redact::text(&e).into_owned());
         record.next_fetch_at = next.at;
         record.next_fetch_reason = next.reason;
         if let Some(to) = record.moved_to.as_deref() {
             if to != acquired.url {
                 let moved = format!(
-                    "moved permanently (301/308) from {} to {to}: fetched from the new URL from now on",
-                    acquired.url
+                    "moved permanently (301/308) from {} to {}: fetched from the new URL from now on",
+                    redact::url(&acquired.url),
+                    redact::url(to)
                 );
                 note = Some(match note {
                     Some(n) => format!("{moved}; {n}"),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use feedmill::model::Article;
-use feedmill::store::{Incoming, Store};
+use feedmill::store::{Incoming, NearDup, Store};
 use feedmill::{normalize, parse};
 
 /// Far above what any file needs in a debug build (the slowest takes well under a second):
@@ -206,6 +206,11 @@ fn corpus_parses_every_file_in_bounded_time_and_stores_item_count_when_well_form
             }
         };
         let before = runtime.block_on(store.article_count()).unwrap();
+        // Layer 3 on, as the daemon runs it: every real-world file goes through the index.
+        let near = NearDup {
+            window: chrono::TimeDelta::days(3),
+            ..NearDup::default()
+        };
         let items: Vec<Incoming> = articles
             .into_iter()
             .map(|article| Incoming {
@@ -214,7 +219,7 @@ fn corpus_parses_every_file_in_bounded_time_and_stores_item_count_when_well_form
             })
             .collect();
         runtime
-            .block_on(store.ingest(&row.path, &items, now))
+            .block_on(store.ingest(&row.path, &items, Some(&near), now))
             .unwrap();
         let stored =
             usize::try_from(runtime.block_on(store.article_count()).unwrap() - before).unwrap();

@@ -38,6 +38,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub fetch: FetchConfig,
+    pub dedup: DedupConfig,
     /// In file order.
     pub sources: Vec<SourceConfig>,
     /// In file order.
@@ -52,7 +53,9 @@ pub struct ServerConfig {
     /// Public URL of the server, for self links and page ids. Always http(s), without query
     /// or fragment; render it with [`ServerConfig::base_url_str`].
     pub base_url: url::Url,
-    /// Honour `X-Forwarded-Proto`/`X-Forwarded-Host` (only behind a reverse proxy).
+    /// Take the public scheme and host of each request from `X-Forwarded-Proto` /
+    /// `X-Forwarded-Host` (or `Forwarded`), for self links behind a reverse proxy; without it
+    /// those headers are ignored (a client could set them).
     pub trust_proxy: bool,
     /// Protects `/sources`, `/sources/errors.atom` and `/metrics` when set. Never empty.
     pub admin_token: Option<String>,
@@ -69,6 +72,36 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// How long an article is kept, counted from when feedmill first saw it. `None`: for ever.
     pub retention: Option<Duration>,
+}
+
+/// `[dedup]`: how articles of different sources are found to be one story (DESIGN §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupConfig {
+    /// Two articles are compared for near-duplicate text only when their dates (published,
+    /// else first seen) are at most this far apart.
+    pub window: Duration,
+    /// Layer 3 (near-duplicate text) on or off; canonical-URL merging always applies.
+    pub near_duplicates: bool,
+    /// Tracking parameters removed from links before comparing them, beyond the built-in list
+    /// (`tracking_params` as written; exact names or `prefix*`).
+    pub tracking_params: Vec<String>,
+    /// `tracking_params` compiled.
+    pub url_rules: crate::dedup::UrlRules,
+}
+
+/// The default `[dedup] window`: wire copies and aggregator items of one story appear within
+/// a day or two of each other; three days leaves room for weekly outlets' late copies.
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(3 * 24 * 3600);
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window: DEFAULT_DEDUP_WINDOW,
+            near_duplicates: true,
+            tracking_params: Vec::new(),
+            url_rules: crate::dedup::UrlRules::default(),
+        }
+    }
 }
 
 /// `[fetch]`
@@ -129,6 +162,9 @@ pub struct TopicConfig {
     /// Only stories first seen within this long; > 0.
     pub max_age: Option<Duration>,
     pub content: ContentMode,
+    /// Former slugs: `/topics/{alias}…` answers 301 to this topic. Each is a valid slug, and
+    /// no alias is another topic's slug or alias.
+    pub aliases: Vec<String>,
 }
 
 /// One problem in the config file, located for a human (`check` prints these).
@@ -284,25 +320,13 @@ impl Config {
         self
     }
 
-    /// The source with this exact name.
     /// Settings this version accepts but does not act on yet, as messages for the log and
-    /// `feedmill check`: they must not silently do nothing.
+    /// `feedmill check`: they must not silently do nothing. (None today: every setting acts.)
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let path = self.path.display();
-        if self.server.trust_proxy {
-            out.push(format!(
-                "{path}: `trust_proxy` in [server] is not supported yet: self links always use base_url"
-            ));
-        }
-        if self.server.admin_token.is_some() {
-            out.push(format!(
-                "{path}: `admin_token` in [server] has nothing to protect yet (/sources and /metrics are not served by this version)"
-            ));
-        }
-        out
+        Vec::new()
     }
 
+    /// The source with this exact name.
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }
@@ -310,6 +334,13 @@ impl Config {
     /// The topic with this slug.
     pub fn topic(&self, slug: &str) -> Option<&TopicConfig> {
         self.topics.iter().find(|t| t.slug == slug)
+    }
+
+    /// The topic that lists `alias` among its former slugs.
+    pub fn topic_by_alias(&self, alias: &str) -> Option<&TopicConfig> {
+        self.topics
+            .iter()
+            .find(|t| t.aliases.iter().any(|a| a == alias))
     }
 
     /// The schedule a source runs on: its own, else `[fetch]`'s.
@@ -397,6 +428,8 @@ struct Seen {
     source_urls: HashMap<String, (String, usize)>,
     /// Topic slug → line.
     topic_slugs: HashMap<String, usize>,
+    /// Topic alias → (the topic it belongs to, line).
+    topic_aliases: HashMap<String, (String, usize)>,
 }
 
 /// The second stage: turns a [`raw::RawConfig`] into a [`Config`], recording problems.
@@ -434,6 +467,7 @@ impl Validator<'_> {
         let server = self.server(raw.server);
         let store = self.store(raw.store);
         let fetch = self.fetch(raw.fetch);
+        let dedup = self.dedup(raw.dedup);
         // Whether an unknown key in this element was already reported as a typo of `key`.
         let typo = |array: &str, index: usize, key: &str| {
             suggestions.iter().any(|s| {
@@ -467,6 +501,7 @@ impl Validator<'_> {
             server,
             store,
             fetch,
+            dedup,
             sources,
             topics,
         }
@@ -564,6 +599,30 @@ impl Validator<'_> {
             .retention
             .and_then(|r| self.positive_duration(&r, "`retention` in [store]"));
         store
+    }
+
+    fn dedup(&mut self, raw: raw::RawDedup) -> DedupConfig {
+        let mut dedup = DedupConfig::default();
+        if let Some(w) = raw
+            .window
+            .and_then(|w| self.positive_duration(&w, "`window` in [dedup]"))
+        {
+            dedup.window = w;
+        }
+        if let Some(on) = raw.near_duplicates {
+            dedup.near_duplicates = on;
+        }
+        let mut patterns = Vec::new();
+        for p in raw.tracking_params.unwrap_or_default() {
+            match crate::dedup::UrlRules::parse(std::slice::from_ref(p.get_ref())) {
+                Ok(_) => patterns.push(p.into_inner()),
+                Err(e) => self.problem(p.span(), format!("`tracking_params` in [dedup]: {e}")),
+            }
+        }
+        // Every pattern was accepted one by one above, so the whole list parses.
+        dedup.url_rules = crate::dedup::UrlRules::parse(&patterns).unwrap_or_default();
+        dedup.tracking_params = patterns;
+        dedup
     }
 
     fn fetch(&mut self, raw: raw::RawFetch) -> FetchConfig {
@@ -734,7 +793,10 @@ impl Validator<'_> {
         if let Some((owner, first)) = seen.source_urls.get(parsed.as_str()) {
             self.problem(
                 url.span(),
-                format!("duplicate source URL {parsed} (already used by {owner} at line {first})"),
+                format!(
+                    "duplicate source URL {} (already used by {owner} at line {first})",
+                    crate::redact::url(parsed.as_str())
+                ),
             );
             return None;
         }
@@ -782,9 +844,19 @@ impl Validator<'_> {
                 );
                 return None;
             }
+            if let Some((owner, first)) = seen.topic_aliases.get(text) {
+                self.problem(
+                    s.span(),
+                    format!(
+                        "topic slug \"{text}\" is already an alias of topic \"{owner}\" (line {first})"
+                    ),
+                );
+                return None;
+            }
             seen.topic_slugs.insert(text.clone(), line);
             Some(s.into_inner())
         });
+        let aliases = self.aliases(raw.aliases, slug.as_deref(), &label, seen);
         let title = title.and_then(|t| {
             if t.get_ref().trim().is_empty() {
                 self.problem(t.span(), format!("`title` in {label}: must not be empty"));
@@ -838,7 +910,56 @@ impl Validator<'_> {
             limit: limit?,
             max_age,
             content: content?,
+            aliases,
         })
+    }
+
+    /// A topic's `aliases`: each a valid slug, none a topic's slug or another alias, wherever
+    /// in the file that one is (slugs check the aliases seen before them, aliases the slugs).
+    fn aliases(
+        &mut self,
+        raw: Option<Vec<Spanned<String>>>,
+        slug: Option<&str>,
+        label: &str,
+        seen: &mut Seen,
+    ) -> Vec<String> {
+        let mut aliases = Vec::new();
+        for alias in raw.unwrap_or_default() {
+            let text = alias.get_ref();
+            let what = format!("`aliases` in {label}");
+            if !is_slug(text) {
+                self.problem(
+                    alias.span(),
+                    format!(
+                        "{what}: \"{text}\" must be lower-case letters, digits and dashes, starting with a letter or digit"
+                    ),
+                );
+                continue;
+            }
+            let line = line_col(self.text, alias.span().start).0;
+            if let Some(first) = seen.topic_slugs.get(text) {
+                let whose = if slug == Some(text.as_str()) {
+                    "this topic's own slug".to_string()
+                } else {
+                    format!("the slug of a topic (line {first})")
+                };
+                self.problem(alias.span(), format!("{what}: \"{text}\" is {whose}"));
+                continue;
+            }
+            if let Some((owner, first)) = seen.topic_aliases.get(text) {
+                self.problem(
+                    alias.span(),
+                    format!(
+                        "{what}: \"{text}\" is already an alias of topic \"{owner}\" (line {first})"
+                    ),
+                );
+                continue;
+            }
+            let owner = slug.unwrap_or("?").to_string();
+            seen.topic_aliases.insert(text.clone(), (owner, line));
+            aliases.push(alias.into_inner());
+        }
+        aliases
     }
 
     /// Compiles a query; a parse error is placed on the offending character of the string.
@@ -868,7 +989,10 @@ impl Validator<'_> {
         };
         self.problem(
             value.span(),
-            format!("{what}: invalid URL \"{text}\": {why}"),
+            format!(
+                "{what}: invalid URL \"{}\": {why}",
+                crate::redact::url(text)
+            ),
         );
         None
     }
@@ -1240,6 +1364,39 @@ mod tests {
     }
 
     #[test]
+    fn parse_reads_dedup_table_when_set() {
+        let text = format!(
+            "[dedup]\nwindow = \"2d\"\nnear_duplicates = false\ntracking_params = [\"cid\", \"at_*\"]\n{SOURCE_A}"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.dedup.window, Duration::from_secs(2 * 86400));
+        assert!(!config.dedup.near_duplicates);
+        assert_eq!(config.dedup.tracking_params, ["cid", "at_*"]);
+        assert_eq!(
+            crate::dedup::canonical_url_with(
+                "https://x.org/a?cid=1&at_medium=2&p=3",
+                &config.dedup.url_rules
+            )
+            .as_deref(),
+            Some("x.org/a?p=3")
+        );
+        let defaults = parse(SOURCE_A).unwrap();
+        assert_eq!(defaults.dedup, DedupConfig::default());
+    }
+
+    #[test]
+    fn parse_reports_dedup_problems_when_values_are_bad() {
+        assert_eq!(
+            errors("[dedup]\nwindow = \"0s\"\ntracking_params = [\"ok\", \"*\"]\nwindw = 1\n"),
+            [
+                "feeds.toml:2:10: `window` in [dedup]: must be greater than zero",
+                "feeds.toml:3:26: `tracking_params` in [dedup]: tracking parameter pattern \"*\" is empty or matches every parameter; name one parameter (`ref`) or a prefix (`at_*`)",
+                "feeds.toml:4:1: unknown key `windw` in [dedup] (did you mean `window`?)",
+            ]
+        );
+    }
+
+    #[test]
     fn parse_reports_url_when_not_absolute_http() {
         let text = "[[source]]\nname = \"A\"\nurl = \"example.org/feed\"\n\n[server]\nbase_url = \"ftp://example.org\"\n";
         assert_eq!(
@@ -1410,6 +1567,61 @@ content = \"full\"
     }
 
     #[test]
+    fn parse_keeps_topic_aliases_when_they_name_no_other_topic() {
+        let text = "[[topic]]\nslug = \"asia\"\ntitle = \"Asia\"\nquery = 'x'\naliases = [\"old-asia\", \"asia-2019\"]\n\n[[topic]]\nslug = \"europe\"\ntitle = \"Europe\"\nquery = 'y'\n";
+        let config = parse(text).expect("valid");
+        assert_eq!(
+            config.topic("asia").map(|t| t.aliases.clone()),
+            Some(vec!["old-asia".to_string(), "asia-2019".to_string()])
+        );
+        assert_eq!(
+            config.topic_by_alias("asia-2019").map(|t| t.slug.as_str()),
+            Some("asia")
+        );
+        assert!(config.topic_by_alias("asia").is_none());
+        assert!(config.topic("europe").is_some_and(|t| t.aliases.is_empty()));
+    }
+
+    #[test]
+    fn parse_rejects_alias_when_it_clashes_with_a_slug_or_another_alias() {
+        let text = "\
+[[topic]]
+slug = \"asia\"
+title = \"Asia\"
+query = 'x'
+aliases = [\"asia\", \"europe\", \"Old Asia\", \"east\"]
+
+[[topic]]
+slug = \"europe\"
+title = \"Europe\"
+query = 'y'
+aliases = [\"east\"]
+
+[[topic]]
+slug = \"east\"
+title = \"East\"
+query = 'z'
+";
+        assert_eq!(
+            errors(text),
+            [
+                "feeds.toml:5:12: `aliases` in [[topic]] \"asia\": \"asia\" is this topic's own slug",
+                "feeds.toml:5:30: `aliases` in [[topic]] \"asia\": \"Old Asia\" must be lower-case letters, digits and dashes, starting with a letter or digit",
+                "feeds.toml:8:8: topic slug \"europe\" is already an alias of topic \"asia\" (line 5)",
+                "feeds.toml:11:12: `aliases` in [[topic]] \"europe\": \"east\" is already an alias of topic \"asia\" (line 5)",
+                "feeds.toml:14:8: topic slug \"east\" is already an alias of topic \"asia\" (line 5)",
+            ]
+        );
+        let later_alias = "[[topic]]\nslug = \"asia\"\ntitle = \"Asia\"\nquery = 'x'\n\n[[topic]]\nslug = \"europe\"\ntitle = \"Europe\"\nquery = 'y'\naliases = [\"asia\"]\n";
+        assert_eq!(
+            errors(later_alias),
+            [
+                "feeds.toml:10:12: `aliases` in [[topic]] \"europe\": \"asia\" is the slug of a topic (line 2)"
+            ]
+        );
+    }
+
+    #[test]
     fn parse_rejects_reserved_header_when_fetcher_sets_it() {
         let text = format!("{SOURCE_A}headers = {{ \"If-None-Match\" = \"x\" }}\n");
         assert_eq!(
@@ -1496,5 +1708,28 @@ content = \"full\"
         let text = err.to_string();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.lines().all(|l| l.starts_with("feeds.toml:")), "{text}");
+    }
+
+    #[test]
+    fn warnings_are_empty_when_admin_token_is_set() {
+        // /sources, /sources/errors.atom and /metrics act on it: nothing to warn about.
+        let config = Config::parse(
+            Path::new("feeds.toml"),
+            "[server]\nadmin_token = \"s3cret\"\n",
+        )
+        .unwrap();
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    }
+
+    #[test]
+    fn duplicate_source_url_message_hides_credentials_when_the_url_has_them() {
+        let text = "[[source]]\nname = \"a\"\nurl = \"https://u:pw@x.example/f?token=t\"\n\
+[[source]]\nname = \"b\"\nurl = \"https://u:pw@x.example/f?token=t\"\n";
+        let message = errors(text).join("\n");
+        assert!(message.contains("duplicate source URL"), "{message}");
+        assert!(
+            !message.contains("pw") && !message.contains("token=t"),
+            "{message}"
+        );
     }
 }

@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub fetch: RawFetch,
+    #[serde(default)]
+    pub dedup: RawDedup,
     /// `[[source]]` tables; each span is its `[[source]]` header.
     #[serde(default)]
     pub source: Vec<Spanned<RawSource>>,
@@ -66,6 +68,15 @@ pub struct RawFetch {
     pub user_agent: Option<Spanned<String>>,
 }
 
+/// `[dedup]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDedup {
+    pub window: Option<Spanned<String>>,
+    pub near_duplicates: Option<bool>,
+    pub tracking_params: Option<Vec<Spanned<String>>>,
+}
+
 /// One `[[source]]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +106,8 @@ pub struct RawTopic {
     pub limit: Option<Spanned<i64>>,
     pub max_age: Option<Spanned<String>>,
     pub content: Option<Spanned<String>>,
+    /// Former slugs, redirected to this topic.
+    pub aliases: Option<Vec<Spanned<String>>>,
 }
 
 /// The `headers` table of a source, as (name, value) pairs with their spans.

@@ -1,41 +1,141 @@
-//! `/topics/{slug}.rss|.atom|.json`: rendered bytes from the catalog, with validators so
-//! polling readers mostly get 304s. `/topics/{slug}` (no extension) is the HTML page.
+//! `/topics/{slug}.rss|.atom|.json[?page=N]`: rendered bytes from the catalog, pre-compressed,
+//! with validators so that polling readers mostly get 304s. `/topics/{slug}` (no extension)
+//! is the HTML page. Old slugs (`aliases`) redirect; removed topics answer 410 for a while.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
+use super::proxy::PublicBase;
 use super::{AppState, HttpError, pages};
-use crate::publish::{Format, OpmlTopic, Rendered, render_opml};
+use crate::catalog::Lookup;
+use crate::publish::{self, Encoding, FeedKey, Format, OpmlTopic, Rendered, render_opml};
 
-/// How long readers and caches may reuse a feed without asking again.
-const MAX_AGE_SECONDS: u32 = 60;
+/// Marks a response whose body is already in its final coding, so the compression layer
+/// leaves it alone (it would otherwise compress the identity body again, per request).
+#[derive(Debug, Clone, Copy)]
+pub struct Precompressed;
+
+/// `Vary` of every feed response: the same URL answers browsers with HTML (`Accept`) and is
+/// stored in several codings (`Accept-Encoding`).
+const VARY: &str = "accept, accept-encoding";
+/// `Vary` when `trust_proxy` is on: the links inside also depend on the proxy's headers.
+const VARY_PROXIED: &str =
+    "accept, accept-encoding, x-forwarded-proto, x-forwarded-host, forwarded";
 
 pub async fn topic_file(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    PublicBase(base): PublicBase,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    let Some((slug, ext)) = file.rsplit_once('.') else {
-        return pages::topic_page(&state, &file).await;
+    let now = Utc::now();
+    let (slug, format) = match file.rsplit_once('.') {
+        Some((slug, ext)) => (
+            slug,
+            Some(Format::from_extension(ext).ok_or(HttpError::NotFound)?),
+        ),
+        None => (file.as_str(), None),
     };
-    let format = Format::from_extension(ext).ok_or(HttpError::NotFound)?;
+    match state.catalog.lookup(slug, now) {
+        Lookup::Topic(_) => {}
+        Lookup::Moved(topic) => {
+            return Ok(moved(&base, &topic.slug, format, query.as_deref()));
+        }
+        Lookup::Gone { removed_at } => {
+            return Err(HttpError::Gone {
+                slug: slug.to_owned(),
+                removed_at,
+            });
+        }
+        Lookup::Unknown => return Err(HttpError::NotFound),
+    }
+    let Some(format) = format else {
+        return pages::topic_page(&state, slug, &base).await;
+    };
+    let page = parse_page(query.as_deref())?;
+    if page == Some(1) {
+        // Page 1 is the current feed: one URL for it, so one self link and one cache entry.
+        return Ok(redirect(&publish::feed_url(&base, slug, format)));
+    }
+    let vary = if state.catalog.config().server.trust_proxy {
+        VARY_PROXIED
+    } else {
+        VARY
+    };
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if accept.is_some_and(prefers_html) {
         // A person clicked a feed link: show the topic, with a hint to use a reader.
-        let mut page = pages::topic_page_for_feed(&state, slug, format).await?;
+        let mut page = pages::topic_page_for_feed(&state, slug, format, &base).await?;
         page.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("accept"));
+            .insert(header::VARY, HeaderValue::from_static(vary));
         return Ok(page);
     }
-    let rendered = state.catalog.rendered(slug, format, Utc::now()).await?;
-    Ok(respond(&rendered, &headers))
+    let key = FeedKey {
+        base: &base,
+        slug,
+        format,
+        page: page.unwrap_or(1),
+    };
+    let rendered = state.catalog.rendered_page(key, now).await?;
+    let policy = Policy {
+        max_age_seconds: state.catalog.max_age().as_secs(),
+        vary,
+    };
+    Ok(respond(&rendered, &headers, &policy))
+}
+
+/// The `page` query parameter: `None` when absent, else a whole number ≥ 1.
+fn parse_page(query: Option<&str>) -> Result<Option<u32>, HttpError> {
+    let Some(query) = query else { return Ok(None) };
+    let Some((_, value)) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "page")
+    else {
+        return Ok(None);
+    };
+    match value.parse::<u32>() {
+        Ok(n) if n >= 1 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        _ => Err(HttpError::BadRequest(format!(
+            "invalid page {value:?}: expected a whole number from 1 to {}",
+            u32::MAX
+        ))),
+    }
+}
+
+/// 301 from an alias to the topic's current slug, with the same extension and query.
+fn moved(base: &str, slug: &str, format: Option<Format>, query: Option<&str>) -> Response {
+    let mut location = match format {
+        Some(format) => publish::feed_url(base, slug, format),
+        None => publish::page_url(base, slug),
+    };
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        location.push('?');
+        location.push_str(query);
+    }
+    redirect(&location)
+}
+
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = (
+                StatusCode::MOVED_PERMANENTLY,
+                format!("moved permanently to {location}\n"),
+            )
+                .into_response();
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        // The base URL and slug are checked and a request's query is ASCII: unreachable in
+        // practice, but a broken Location must not be sent.
+        Err(_) => HttpError::NotFound.into_response(),
+    }
 }
 
 /// `/topics.opml`: every topic feed, for importing into a reader in one go.
-pub async fn opml(State(state): State<AppState>) -> Response {
+pub async fn opml(State(state): State<AppState>, PublicBase(base): PublicBase) -> Response {
     let config = state.catalog.config();
     let topics: Vec<OpmlTopic<'_>> = config
         .topics
@@ -46,7 +146,7 @@ pub async fn opml(State(state): State<AppState>) -> Response {
             description: &t.description,
         })
         .collect();
-    let body = render_opml(&config.server.base_url_str(), "feedmill topics", &topics);
+    let body = render_opml(&base, "feedmill topics", &topics);
     let mut response = Response::new(Body::from(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -64,10 +164,7 @@ fn prefers_html(accept: &str) -> bool {
     for part in accept.split(',') {
         let mut params = part.split(';');
         let media = params.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = params
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|v| v.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let q = quality(params);
         match media.as_str() {
             "text/html" | "application/xhtml+xml" => html = html.max(q),
             "application/rss+xml"
@@ -83,14 +180,72 @@ fn prefers_html(accept: &str) -> bool {
     html > 0.0 && html > feed
 }
 
-/// 304 when the client's validators match, else the feed; both carry the validators.
-fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
-    let last_modified = httpdate::fmt_http_date(rendered.last_modified.into());
-    let not_modified = match request
+/// The `q` parameter among a list element's parameters (1 when absent or unreadable).
+fn quality<'a>(mut params: impl Iterator<Item = &'a str>) -> f32 {
+    params
+        .find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("q")
+                .then(|| value.trim().parse::<f32>().ok())?
+        })
+        .unwrap_or(1.0)
+}
+
+/// The coding to send for an `Accept-Encoding` header: brotli (the smallest) when accepted at
+/// least as much as gzip, else gzip, else identity. `*` stands for codings not named.
+fn negotiate_encoding(accept_encoding: Option<&str>) -> Encoding {
+    let Some(accept) = accept_encoding else {
+        return Encoding::Identity;
+    };
+    let (mut br, mut gzip, mut star) = (None::<f32>, None::<f32>, None::<f32>);
+    for part in accept.split(',') {
+        let mut params = part.split(';');
+        let coding = params.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = quality(params);
+        match coding.as_str() {
+            "br" => br = Some(q),
+            "gzip" | "x-gzip" => gzip = Some(q),
+            "*" => star = Some(q),
+            _ => {}
+        }
+    }
+    let br = br.or(star).unwrap_or(0.0);
+    let gzip = gzip.or(star).unwrap_or(0.0);
+    if br > 0.0 && br >= gzip {
+        Encoding::Brotli
+    } else if gzip > 0.0 {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// What every feed response says about caching.
+struct Policy {
+    max_age_seconds: u64,
+    vary: &'static str,
+}
+
+/// 304 when the client's validators match, else the feed in the best accepted coding; both
+/// carry the validators and the caching headers. `If-None-Match` wins over
+/// `If-Modified-Since` (RFC 9110 §13.2.2).
+fn respond(rendered: &Rendered, request: &HeaderMap, policy: &Policy) -> Response {
+    let wanted = negotiate_encoding(
+        request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (encoding, bytes, etag) = rendered.encoded(wanted);
+    let if_none_match = request
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(tags) => etag_matches(tags, &rendered.etag),
+        .and_then(|v| v.to_str().ok());
+    let not_modified = match if_none_match {
+        Some(tags) => matching_etag(tags, rendered).map(|held| match held {
+            // The tag the client holds, so it refreshes the copy it has.
+            "*" => etag,
+            held => held,
+        }),
         None => request
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
@@ -98,45 +253,54 @@ fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
             .is_some_and(|since| {
                 let since = chrono::DateTime::<Utc>::from(since);
                 rendered.last_modified.timestamp() <= since.timestamp()
-            }),
+            })
+            .then_some(etag),
     };
-    let mut response = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut r = Response::new(Body::from(rendered.body.clone()));
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(rendered.content_type),
-        );
-        r
+    let (mut response, etag) = match not_modified {
+        Some(held) => (StatusCode::NOT_MODIFIED.into_response(), held),
+        None => {
+            let mut r = Response::new(Body::from(bytes.clone()));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(rendered.content_type),
+            );
+            if let Some(coding) = encoding.header_value() {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+            }
+            (r, etag)
+        }
     };
+    response.extensions_mut().insert(Precompressed);
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&rendered.etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
+    let last_modified = httpdate::fmt_http_date(rendered.last_modified.into());
     if let Ok(v) = HeaderValue::from_str(&last_modified) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={MAX_AGE_SECONDS}")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={}", policy.max_age_seconds)) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    // The same URL answers browsers with HTML: caches must key on Accept too.
-    h.append(header::VARY, HeaderValue::from_static("accept"));
+    h.insert(header::VARY, HeaderValue::from_static(policy.vary));
     response
 }
 
-/// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.
-fn etag_matches(header_value: &str, etag: &str) -> bool {
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    let ours = bare(etag);
+/// The first tag of an `If-None-Match` list that names this rendering in any coding, or `*`.
+/// Weak comparison (RFC 9110 §13.1.2): a `W/` prefix is ignored, as proxies that re-compress
+/// add one.
+pub(super) fn matching_etag<'a>(header_value: &'a str, rendered: &Rendered) -> Option<&'a str> {
     header_value
         .split(',')
-        .any(|t| t.trim() == "*" || bare(t) == ours)
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .find(|t| *t == "*" || rendered.is_current(t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn prefers_html_only_when_html_outranks_feed_types() {
@@ -157,10 +321,134 @@ mod tests {
     }
 
     #[test]
-    fn etag_matches_any_listed_tag_when_weak_or_strong() {
-        assert!(etag_matches("\"a\", \"b\"", "\"b\""));
-        assert!(etag_matches("W/\"b\"", "\"b\""));
-        assert!(etag_matches("*", "\"b\""));
-        assert!(!etag_matches("\"a\"", "\"b\""));
+    fn negotiate_encoding_prefers_brotli_when_accepted_as_much_as_gzip() {
+        let cases = [
+            (None, Encoding::Identity),
+            (Some(""), Encoding::Identity),
+            (Some("gzip"), Encoding::Gzip),
+            (Some("x-gzip"), Encoding::Gzip),
+            (Some("gzip, deflate, br, zstd"), Encoding::Brotli),
+            (Some("br;q=0.5, gzip"), Encoding::Gzip),
+            (Some("br;q=0, gzip;q=0"), Encoding::Identity),
+            (Some("*"), Encoding::Brotli),
+            (Some("gzip, *;q=0"), Encoding::Gzip),
+            (Some("deflate"), Encoding::Identity),
+            (Some("identity"), Encoding::Identity),
+            (Some("GZIP ; Q=0.8"), Encoding::Gzip),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(negotiate_encoding(header), expected, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn parse_page_accepts_whole_numbers_and_refuses_the_rest_when_given() {
+        assert_eq!(parse_page(None).ok(), Some(None));
+        assert_eq!(parse_page(Some("utm_source=x")).ok(), Some(None));
+        assert_eq!(parse_page(Some("page=2")).ok(), Some(Some(2)));
+        assert_eq!(parse_page(Some("x=1&page=17")).ok(), Some(Some(17)));
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=",
+            "page=two",
+            "page=%2B3",
+            "page=1e3",
+            "page=99999999999",
+        ] {
+            assert!(
+                matches!(parse_page(Some(bad)), Err(HttpError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    fn sample() -> Rendered {
+        let body = "<feed><entry>Tajik border police</entry></feed>\n".repeat(50);
+        let at = Utc.timestamp_opt(1_700_000_000, 0).single().expect("time");
+        Rendered::new(body.into_bytes(), Format::Atom, at)
+    }
+
+    fn request(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(name.clone(), HeaderValue::from_str(value).expect("value"));
+        }
+        h
+    }
+
+    const POLICY: Policy = Policy {
+        max_age_seconds: 900,
+        vary: VARY,
+    };
+
+    #[test]
+    fn respond_sends_precompressed_body_with_its_own_etag_when_client_takes_br() {
+        let r = sample();
+        let response = respond(
+            &r,
+            &request(&[(header::ACCEPT_ENCODING, "gzip, br")]),
+            &POLICY,
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        let h = response.headers();
+        assert_eq!(h[header::CONTENT_ENCODING], "br");
+        let br = r.br.as_ref().expect("br");
+        assert_eq!(h[header::ETAG], br.etag.as_str());
+        assert_eq!(h[header::CACHE_CONTROL], "public, max-age=900");
+        assert_eq!(h[header::VARY], "accept, accept-encoding");
+        assert_eq!(h[header::LAST_MODIFIED], "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            h[header::CONTENT_TYPE],
+            "application/atom+xml; charset=utf-8"
+        );
+        assert!(response.extensions().get::<Precompressed>().is_some());
+        let plain = respond(&r, &HeaderMap::new(), &POLICY);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(plain.headers()[header::ETAG], r.etag.as_str());
+    }
+
+    #[test]
+    fn respond_answers_304_when_any_coding_etag_matches() {
+        let r = sample();
+        let gz = r.gzip.as_ref().expect("gzip").etag.clone();
+        for (inm, held) in [
+            (r.etag.clone(), r.etag.clone()),
+            (format!("\"nope\", W/{gz}"), gz.clone()),
+            ("*".to_owned(), r.etag.clone()),
+        ] {
+            let response = respond(&r, &request(&[(header::IF_NONE_MATCH, &inm)]), &POLICY);
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{inm}");
+            assert_eq!(response.headers()[header::ETAG], held.as_str());
+            assert_eq!(
+                response.headers()[header::CACHE_CONTROL],
+                "public, max-age=900"
+            );
+            assert!(response.headers().contains_key(header::LAST_MODIFIED));
+        }
+    }
+
+    #[test]
+    fn respond_lets_if_none_match_win_when_both_validators_are_sent() {
+        let r = sample();
+        // A stale tag with a matching date: the tag decides, the feed is sent.
+        let stale = request(&[
+            (header::IF_NONE_MATCH, "\"old\""),
+            (header::IF_MODIFIED_SINCE, "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ]);
+        assert_eq!(respond(&r, &stale, &POLICY).status(), StatusCode::OK);
+        let since = |date: &str| request(&[(header::IF_MODIFIED_SINCE, date)]);
+        assert_eq!(
+            respond(&r, &since("Tue, 14 Nov 2023 22:13:20 GMT"), &POLICY).status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            respond(&r, &since("Tue, 14 Nov 2023 22:13:19 GMT"), &POLICY).status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            respond(&r, &since("not a date"), &POLICY).status(),
+            StatusCode::OK
+        );
     }
 }

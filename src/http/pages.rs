@@ -6,8 +6,10 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
+use super::proxy::PublicBase;
 use super::{AppState, HttpError};
 use crate::publish::{self, Format};
+use crate::redact;
 use crate::store::SourceStatus;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;color:#222}\
@@ -41,9 +43,11 @@ fn feed_links(base: &str, slug: &str, title: &str) -> String {
         .collect()
 }
 
-pub async fn index(State(state): State<AppState>) -> Result<Response, HttpError> {
+pub async fn index(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+) -> Result<Response, HttpError> {
     let config = state.catalog.config();
-    let base = config.server.base_url_str();
     let counts = state
         .store
         .topic_story_counts()
@@ -83,8 +87,8 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, HttpError>
     Ok(page("feedmill topics", &head, &body).into_response())
 }
 
-pub async fn topic_page(state: &AppState, slug: &str) -> Result<Response, HttpError> {
-    topic_html(state, slug, None).await
+pub async fn topic_page(state: &AppState, slug: &str, base: &str) -> Result<Response, HttpError> {
+    topic_html(state, slug, None, base).await
 }
 
 /// The topic page, for a browser that opened one of the topic's feed URLs.
@@ -92,17 +96,18 @@ pub async fn topic_page_for_feed(
     state: &AppState,
     slug: &str,
     format: Format,
+    base: &str,
 ) -> Result<Response, HttpError> {
-    topic_html(state, slug, Some(format)).await
+    topic_html(state, slug, Some(format), base).await
 }
 
 async fn topic_html(
     state: &AppState,
     slug: &str,
     opened: Option<Format>,
+    base: &str,
 ) -> Result<Response, HttpError> {
-    let feed = state.catalog.feed(slug, Utc::now()).await?;
-    let base = &feed.base_url;
+    let (feed, _) = state.catalog.feed_page(slug, 1, base, Utc::now()).await?;
     let head = feed_links(base, slug, &feed.title);
     let mut items = String::new();
     for entry in &feed.entries {
@@ -172,17 +177,20 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
         "gone" => "gone",
         _ => "",
     };
+    // URLs may carry credentials (userinfo, `?token=`): never shown (`crate::redact`).
+    let url = redact::url(&s.url);
     let mut name = format!(
         "<strong>{}</strong><br><a href=\"{}\">{}</a>",
         text(&s.name),
-        attr(&s.url),
-        text(&s.url)
+        attr(&url),
+        text(&url)
     );
     if let Some(moved) = &s.fetch_url {
+        let moved = redact::url(moved);
         name.push_str(&format!(
             "<br><span class=\"meta\">moved permanently to <a href=\"{}\">{}</a></span>",
-            attr(moved),
-            text(moved)
+            attr(&moved),
+            text(&moved)
         ));
     }
     if !configured {
@@ -213,8 +221,9 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
         .map(|c| c.to_string())
         .unwrap_or_else(|| "—".to_owned());
     format!(
-        "<tr class=\"{class}\"><td>{name}</td><td>{}</td><td class=\"n\">{status}</td><td>{}</td>\
+        "<tr id=\"{}\" class=\"{class}\"><td>{name}</td><td>{}</td><td class=\"n\">{status}</td><td>{}</td>\
 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{next}</td><td>{}</td></tr>",
+        attr(&publish::source_anchor(&s.name)),
         when(s.last_fetch_at),
         text(outcome),
         s.items_new,
@@ -222,7 +231,7 @@ fn source_row(s: &SourceStatus, configured: bool) -> String {
         s.articles,
         s.consecutive_failures,
         when(s.last_success_at),
-        text(s.last_error.as_deref().unwrap_or("")),
+        text(&redact::text(s.last_error.as_deref().unwrap_or(""))),
     )
 }
 
@@ -243,7 +252,10 @@ Edit rejected at {}; fix the file and save it again (or send SIGHUP).</p><pre>{}
 }
 
 /// `GET /sources`: every source's fetch state, by name, as a plain table.
-pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpError> {
+pub async fn sources(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+) -> Result<Response, HttpError> {
     let config = state.catalog.config();
     let statuses = state
         .store
@@ -259,14 +271,26 @@ pub async fn sources(State(state): State<AppState>) -> Result<Response, HttpErro
         .map(|s| source_row(s, config.source(&s.name).is_some()))
         .collect();
     let banner = config_banner(&state.status.config());
+    let errors_feed = publish::errors_feed_url(&base);
+    let head = format!(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"feedmill source errors\" href=\"{}\">",
+        attr(&errors_feed)
+    );
     let body = format!(
         "<p><a href=\"{}/\">← all topics</a></p><h1>Sources</h1>{banner}\
 <p>{} sources, {failing} failing. Times are UTC; a source is fetched again at its next attempt.</p>\
+<p>Subscribe to <a href=\"{}\">the errors feed</a> to hear when a source starts failing or recovers{}.</p>\
 <div class=\"scroll\"><table><thead><tr><th>Source</th><th>Last fetch</th><th>HTTP</th><th>Outcome</th><th>New</th><th>Updated</th>\
 <th>Articles</th><th>Failures in a row</th><th>Last success</th><th>Next attempt (why)</th><th>Last error</th></tr></thead>\
 <tbody>{rows}</tbody></table></div>",
-        attr(&config.server.base_url_str()),
+        attr(&base),
         statuses.len(),
+        attr(&errors_feed),
+        if config.server.admin_token.is_some() {
+            " (add <code>?token=</code> and the admin token to its URL in your reader)"
+        } else {
+            ""
+        },
     );
-    Ok(page("feedmill sources", "", &body).into_response())
+    Ok(page("feedmill sources", &head, &body).into_response())
 }

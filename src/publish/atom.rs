@@ -9,6 +9,7 @@
 //!
 //! No extension elements are written: atom_syndication writes their attributes unescaped.
 
+use atom_syndication::extension::Extension;
 use atom_syndication::{
     Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Source, Text,
 };
@@ -16,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Format, GENERATOR_NAME, GENERATOR_VERSION, Prepared, PreparedEntry};
+use super::{FEED_HISTORY_NS, Format, GENERATOR_NAME, GENERATOR_VERSION, Prepared, PreparedEntry};
 use crate::model::ID_NAMESPACE;
 
 /// Name of the feed-level author. RFC 4287 requires an author for every entry, inherited from
@@ -25,7 +26,20 @@ use crate::model::ID_NAMESPACE;
 const FEED_AUTHOR: &str = "feedmill";
 
 pub(super) fn write(feed: &Prepared) -> Result<Vec<u8>, atom_syndication::Error> {
-    let atom = Feed {
+    let mut links = vec![
+        link(
+            feed.self_url(Format::Atom),
+            "self",
+            Format::Atom.media_type(),
+        ),
+        link(feed.page_url.clone(), "alternate", "text/html"),
+    ];
+    links.extend(
+        feed.paging_links(Format::Atom)
+            .into_iter()
+            .map(|(rel, href)| link(href, rel, Format::Atom.media_type())),
+    );
+    let mut atom = Feed {
         title: Text::plain(feed.title.clone()),
         id: feed_id(&feed.page_url),
         updated: fixed(feed.updated),
@@ -39,14 +53,7 @@ pub(super) fn write(feed: &Prepared) -> Result<Vec<u8>, atom_syndication::Error>
             uri: None,
             version: Some(GENERATOR_VERSION.to_owned()),
         }),
-        links: vec![
-            link(
-                feed.feed_url(Format::Atom),
-                "self",
-                Format::Atom.media_type(),
-            ),
-            link(feed.page_url.clone(), "alternate", "text/html"),
-        ],
+        links,
         subtitle: Some(Text::plain(feed.description.clone())),
         entries: feed
             .entries
@@ -56,6 +63,19 @@ pub(super) fn write(feed: &Prepared) -> Result<Vec<u8>, atom_syndication::Error>
             .collect(),
         ..Feed::default()
     };
+    if feed.page.is_archive() {
+        // RFC 5005 §4: an archive document says so. No attributes: see the module doc.
+        atom.namespaces
+            .insert("fh".to_owned(), FEED_HISTORY_NS.to_owned());
+        let archive = Extension {
+            name: "fh:archive".to_owned(),
+            ..Extension::default()
+        };
+        atom.extensions
+            .entry("fh".to_owned())
+            .or_default()
+            .insert("archive".to_owned(), vec![archive]);
+    }
     atom.write_with_config(
         Vec::new(),
         atom_syndication::WriteConfig {

@@ -16,6 +16,9 @@ struct JsonFeed<'a> {
     title: &'a str,
     home_page_url: &'a str,
     feed_url: String,
+    /// The next page of older items (JSON Feed's pagination), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<String>,
     description: &'a str,
     items: Vec<JsonItem<'a>>,
 }
@@ -46,7 +49,12 @@ pub(super) fn write(feed: &Prepared) -> Result<Vec<u8>, serde_json::Error> {
         version: VERSION,
         title: &feed.title,
         home_page_url: &feed.page_url,
+        // `feed_url` identifies the feed, so every page names the current one.
         feed_url: feed.feed_url(Format::Json),
+        next_url: feed
+            .page
+            .older()
+            .map(|older| feed.page_url_of(Format::Json, older)),
         description: &feed.description,
         items: feed.entries.iter().map(item).collect(),
     };

@@ -10,6 +10,7 @@
 //! crate's types, so the three formats cannot drift apart in what they say.
 
 pub mod cache;
+mod errors;
 mod html;
 mod opml;
 
@@ -21,7 +22,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::model::{ContentMode, StoryView, TopicFeed};
 
-pub use cache::{FeedCache, Rendered};
+pub use cache::{Encoding, FeedCache, FeedKey, Rendered};
+pub use errors::{
+    ErrorsFeedError, errors_feed_url, event_id, render_errors_feed, source_anchor, sources_url,
+};
 
 /// Name written in every feed's generator element.
 const GENERATOR_NAME: &str = "feedmill";
@@ -84,13 +88,67 @@ impl Format {
     }
 }
 
-/// The URL a topic feed is served at: `{base}/topics/{slug}.{ext}`. Feeds use it as their
-/// `rel="self"` link, which the validator requires to equal the URL it fetched.
 pub use opml::{OpmlTopic, render_opml};
 
+/// The URL a topic feed is served at: `{base}/topics/{slug}.{ext}`. Feeds use it as their
+/// `rel="self"` link, which the validator requires to equal the URL it fetched.
 pub fn feed_url(base_url: &str, slug: &str, format: Format) -> String {
     format!("{}.{}", page_url(base_url, slug), format.extension())
 }
+
+/// The URL of page `number` of a topic feed: the feed URL itself for page 1 (the current
+/// feed, the one readers subscribe to), `…?page=N` for the archive pages.
+pub fn feed_page_url(base_url: &str, slug: &str, format: Format, number: u32) -> String {
+    let url = feed_url(base_url, slug, format);
+    if number <= 1 {
+        url
+    } else {
+        format!("{url}?page={number}")
+    }
+}
+
+/// Which page of a topic feed a document is (RFC 5005 paging and archiving).
+///
+/// Page 1 is the current feed: the newest `limit` stories, at the URL readers subscribe to.
+/// Page N (N ≥ 2) holds the next `limit` older stories, at `?page=N`, so a reader that was
+/// offline for longer than `limit` stories lasted can walk back and catch up. Pages are
+/// counted from the newest story, so a page's content shifts when stories arrive: readers
+/// recognise what they already have by the entry ids, which never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Page {
+    /// 1 for the current feed.
+    pub number: u32,
+    /// Whether a page of older stories follows (then the document links to it).
+    pub has_older: bool,
+}
+
+impl Page {
+    /// The current feed.
+    pub fn current(has_older: bool) -> Page {
+        Page {
+            number: 1,
+            has_older,
+        }
+    }
+
+    /// Whether this is an archive page (`fh:archive`), not the current feed.
+    pub fn is_archive(self) -> bool {
+        self.number > 1
+    }
+
+    /// The next older page's number, if there is one.
+    pub fn older(self) -> Option<u32> {
+        self.has_older.then(|| self.number.saturating_add(1))
+    }
+
+    /// The next newer page's number (1 is the current feed), if this is an archive page.
+    pub fn newer(self) -> Option<u32> {
+        self.is_archive().then(|| self.number - 1)
+    }
+}
+
+/// The namespace of RFC 5005's `fh:archive` element.
+const FEED_HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
 /// The URL of a topic's HTML page, `{base}/topics/{slug}`: the feeds' home / alternate link.
 pub fn page_url(base_url: &str, slug: &str) -> String {
@@ -121,9 +179,17 @@ pub enum PublishError {
     },
 }
 
-/// Render `feed` in `format`. Deterministic: equal inputs give equal bytes.
+/// Render `feed` in `format` as the current feed with no older page. Deterministic: equal
+/// inputs give equal bytes.
 pub fn render(feed: &TopicFeed, format: Format) -> Result<Vec<u8>, PublishError> {
-    let prepared = Prepared::new(feed);
+    render_page(feed, format, Page::current(false))
+}
+
+/// Render `feed` (the stories of `page`) in `format`, with the paging links of `page`:
+/// `next` / `prev-archive` to the older page, and on archive pages `fh:archive`, `current`,
+/// `previous` / `next-archive` to the newer page (JSON Feed: `next_url`).
+pub fn render_page(feed: &TopicFeed, format: Format, page: Page) -> Result<Vec<u8>, PublishError> {
+    let prepared = Prepared::new(feed, page);
     match format {
         Format::Rss => {
             rss::write(&prepared)
@@ -196,6 +262,7 @@ struct Prepared {
     page_url: String,
     updated: DateTime<Utc>,
     ttl_minutes: u32,
+    page: Page,
     entries: Vec<PreparedEntry>,
 }
 
@@ -243,7 +310,7 @@ impl PreparedEntry {
 }
 
 impl Prepared {
-    fn new(feed: &TopicFeed) -> Prepared {
+    fn new(feed: &TopicFeed, page: Page) -> Prepared {
         let mut sanitizer = html::Sanitizer::new();
         let slug = html::plain_line(&feed.slug);
         let mut title = html::plain_line(&feed.title);
@@ -255,7 +322,7 @@ impl Prepared {
             description = format!("Stories about {title}, gathered by feedmill");
         }
         let base_url = html::xml_clean(feed.base_url.trim_end_matches('/')).into_owned();
-        let page = page_url(&base_url, &slug);
+        let home = page_url(&base_url, &slug);
         let updated = feed.updated.trunc_subsecs(0);
         let dates = DateBounds { latest: updated };
         let entries = feed
@@ -263,23 +330,55 @@ impl Prepared {
             .iter()
             .map(|story| {
                 let mode = story.content.unwrap_or(feed.content);
-                prepare_entry(story, dates, &page, mode, &mut sanitizer)
+                prepare_entry(story, dates, &home, mode, &mut sanitizer)
             })
             .collect();
         Prepared {
-            page_url: page,
+            page_url: home,
             slug,
             base_url,
             title,
             description,
             updated,
             ttl_minutes: feed.ttl_minutes,
+            page,
             entries,
         }
     }
 
+    /// The current feed's URL: what readers subscribe to (RFC 5005 `current`).
     fn feed_url(&self, format: Format) -> String {
         feed_url(&self.base_url, &self.slug, format)
+    }
+
+    /// This document's own URL (`rel="self"`).
+    fn self_url(&self, format: Format) -> String {
+        self.page_url_of(format, self.page.number)
+    }
+
+    fn page_url_of(&self, format: Format, number: u32) -> String {
+        feed_page_url(&self.base_url, &self.slug, format, number)
+    }
+
+    /// The RFC 5005 links of this page, `(rel, href)`, in a fixed order: to the older page
+    /// (`next` for paged-feed readers, `prev-archive` for archive-aware ones), and on archive
+    /// pages to the current feed and the newer page. The newest archive page's newer page is
+    /// the current feed: it gets `next-archive` too, so every archive page links both ways
+    /// (the validator warns about an archive page with neither archive link).
+    fn paging_links(&self, format: Format) -> Vec<(&'static str, String)> {
+        let mut links = Vec::new();
+        if let Some(older) = self.page.older() {
+            let href = self.page_url_of(format, older);
+            links.push(("next", href.clone()));
+            links.push(("prev-archive", href));
+        }
+        if let Some(newer) = self.page.newer() {
+            let href = self.page_url_of(format, newer);
+            links.push(("current", self.feed_url(format)));
+            links.push(("previous", href.clone()));
+            links.push(("next-archive", href));
+        }
+        links
     }
 }
 

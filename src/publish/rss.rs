@@ -2,11 +2,14 @@
 //! rel="self"`, `dc:creator` (RSS `<author>` must be an e-mail address, which we never have)
 //! and `content:encoded` for full bodies.
 
+use ::rss::extension::Extension;
 use ::rss::extension::atom::{AtomExtension, Link};
 use ::rss::extension::dublincore::DublinCoreExtension;
 use ::rss::{Category, Channel, Guid, Item, Source};
 
-use super::{Format, GENERATOR_NAME, GENERATOR_VERSION, Prepared, PreparedEntry, rfc822};
+use super::{
+    FEED_HISTORY_NS, Format, GENERATOR_NAME, GENERATOR_VERSION, Prepared, PreparedEntry, rfc822,
+};
 
 pub(super) fn write(feed: &Prepared) -> Result<Vec<u8>, ::rss::Error> {
     let mut channel = Channel {
@@ -20,14 +23,39 @@ pub(super) fn write(feed: &Prepared) -> Result<Vec<u8>, ::rss::Error> {
         items: feed.entries.iter().map(item).collect(),
         ..Channel::default()
     };
-    channel.set_atom_ext(AtomExtension {
-        links: vec![Link {
-            href: feed.feed_url(Format::Rss),
-            rel: "self".to_owned(),
-            mime_type: Some(Format::Rss.media_type().to_owned()),
-            ..Link::default()
-        }],
-    });
+    let media_type = Some(Format::Rss.media_type().to_owned());
+    let mut links = vec![Link {
+        href: feed.self_url(Format::Rss),
+        rel: "self".to_owned(),
+        mime_type: media_type.clone(),
+        ..Link::default()
+    }];
+    links.extend(
+        feed.paging_links(Format::Rss)
+            .into_iter()
+            .map(|(rel, href)| Link {
+                href,
+                rel: rel.to_owned(),
+                mime_type: media_type.clone(),
+                ..Link::default()
+            }),
+    );
+    channel.set_atom_ext(AtomExtension { links });
+    if feed.page.is_archive() {
+        // RFC 5005 appendix B: the same `fh:archive` element as in Atom, in the channel.
+        channel
+            .namespaces
+            .insert("fh".to_owned(), FEED_HISTORY_NS.to_owned());
+        let archive = Extension {
+            name: "fh:archive".to_owned(),
+            ..Extension::default()
+        };
+        channel
+            .extensions
+            .entry("fh".to_owned())
+            .or_default()
+            .insert("archive".to_owned(), vec![archive]);
+    }
     channel.pretty_write_to(Vec::new(), b' ', 2)
 }
 

@@ -667,3 +667,131 @@ fn rss_survives_cdata_terminator_when_html_contains_it() {
     );
     assert_eq!(ch.items().len(), f.entries.len());
 }
+
+fn render_at(feed: &TopicFeed, format: Format, page: Page) -> Vec<u8> {
+    render_page(feed, format, page).expect("render")
+}
+
+/// `(rel, href)` of an Atom document's feed-level links, self and alternate left out.
+fn atom_paging_links(xml: &[u8]) -> Vec<(String, String)> {
+    atom_syndication::Feed::read_from(xml)
+        .expect("atom")
+        .links
+        .into_iter()
+        .filter(|l| l.rel != "self" && l.rel != "alternate")
+        .map(|l| (l.rel, l.href))
+        .collect()
+}
+
+#[test]
+fn feed_page_url_is_the_feed_url_when_page_is_one() {
+    assert_eq!(
+        feed_page_url("http://h/", "asia", Format::Atom, 1),
+        "http://h/topics/asia.atom"
+    );
+    assert_eq!(
+        feed_page_url("http://h", "asia", Format::Json, 3),
+        "http://h/topics/asia.json?page=3"
+    );
+}
+
+#[test]
+fn current_feed_links_older_page_when_more_stories_exist() {
+    let f = feed(ContentMode::Excerpt);
+    let older = "http://127.0.0.1:8080/topics/central-asia-security.atom?page=2";
+    assert_eq!(
+        atom_paging_links(&render_at(&f, Format::Atom, Page::current(true))),
+        vec![
+            ("next".to_owned(), older.to_owned()),
+            ("prev-archive".to_owned(), older.to_owned())
+        ]
+    );
+    // Without older stories: no paging links, and the same bytes as `render`.
+    let alone = render_at(&f, Format::Atom, Page::current(false));
+    assert!(atom_paging_links(&alone).is_empty());
+    assert_eq!(alone, render(&f, Format::Atom).expect("render"));
+    let atom = String::from_utf8(render_at(&f, Format::Atom, Page::current(true))).expect("utf-8");
+    assert!(!atom.contains("fh:archive") && !atom.contains("history/1.0"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&render_at(&f, Format::Json, Page::current(true))).expect("json");
+    assert_eq!(
+        json["next_url"],
+        "http://127.0.0.1:8080/topics/central-asia-security.json?page=2"
+    );
+    assert!(json_feed(&f).get("next_url").is_none());
+}
+
+#[test]
+fn archive_page_carries_fh_archive_and_links_both_ways_when_in_the_middle() {
+    let f = feed(ContentMode::Excerpt);
+    let page = Page {
+        number: 3,
+        has_older: true,
+    };
+    let base = "http://127.0.0.1:8080/topics/central-asia-security";
+    let xml = render_at(&f, Format::Atom, page);
+    let parsed = atom_syndication::Feed::read_from(xml.as_slice()).expect("atom");
+    let this = parsed.links.iter().find(|l| l.rel == "self").expect("self");
+    assert_eq!(this.href, format!("{base}.atom?page=3"));
+    assert_eq!(
+        atom_paging_links(&xml),
+        vec![
+            ("next".to_owned(), format!("{base}.atom?page=4")),
+            ("prev-archive".to_owned(), format!("{base}.atom?page=4")),
+            ("current".to_owned(), format!("{base}.atom")),
+            ("previous".to_owned(), format!("{base}.atom?page=2")),
+            ("next-archive".to_owned(), format!("{base}.atom?page=2")),
+        ]
+    );
+    let text = String::from_utf8(xml).expect("utf-8");
+    assert!(text.contains("xmlns:fh=\"http://purl.org/syndication/history/1.0\""));
+    assert!(text.contains("<fh:archive"), "{text}");
+    // The feed id names the logical feed: the same on every page.
+    assert_eq!(parsed.id, atom_feed(&f).id);
+
+    let rss = String::from_utf8(render_at(&f, Format::Rss, page)).expect("utf-8");
+    let channel = ::rss::Channel::read_from(rss.as_bytes()).expect("rss");
+    let rels: Vec<(String, String)> = channel
+        .atom_ext()
+        .expect("atom links")
+        .links()
+        .iter()
+        .map(|l| (l.rel().to_owned(), l.href().to_owned()))
+        .collect();
+    assert_eq!(rels[0], ("self".to_owned(), format!("{base}.rss?page=3")));
+    assert!(rels.contains(&("prev-archive".to_owned(), format!("{base}.rss?page=4"))));
+    assert!(rels.contains(&("next-archive".to_owned(), format!("{base}.rss?page=2"))));
+    assert!(rels.contains(&("current".to_owned(), format!("{base}.rss"))));
+    assert!(rss.contains("xmlns:fh=\"http://purl.org/syndication/history/1.0\""));
+    assert!(rss.contains("<fh:archive"), "{rss}");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&render_at(&f, Format::Json, page)).expect("json");
+    assert_eq!(json["feed_url"], format!("{base}.json"));
+    assert_eq!(json["next_url"], format!("{base}.json?page=4"));
+}
+
+#[test]
+fn oldest_archive_page_links_only_newer_when_nothing_is_older() {
+    let f = feed(ContentMode::Excerpt);
+    let page = Page {
+        number: 2,
+        has_older: false,
+    };
+    let base = "http://127.0.0.1:8080/topics/central-asia-security";
+    assert_eq!(
+        atom_paging_links(&render_at(&f, Format::Atom, page)),
+        vec![
+            ("current".to_owned(), format!("{base}.atom")),
+            ("previous".to_owned(), format!("{base}.atom")),
+            ("next-archive".to_owned(), format!("{base}.atom")),
+        ]
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&render_at(&f, Format::Json, page)).expect("json");
+    assert!(json.get("next_url").is_none());
+    // Every format still parses for readers.
+    for format in Format::ALL {
+        feed_rs::parser::parse(render_at(&f, format, page).as_slice()).expect("parses");
+    }
+}

@@ -2,11 +2,13 @@
 //! membership and topic versions. SQLite (WAL) is the embedded default; every process sharing
 //! the file (the daemon and CLI commands) sees the others' writes.
 
+mod events;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
 
-pub use sqlite::{DB_FILE, Store};
+pub use events::{SourceEvent, SourceEventKind};
+pub use sqlite::{DB_FILE, Store, Unfingerprinted};
 
 use crate::fetch::Validators;
 use crate::model::Article;
@@ -38,6 +40,8 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("no free story key for article {0:?}")]
+    NoStoryKey(String),
     #[error("source {0:?} is not in the store")]
     UnknownSource(String),
     #[error("failed to back up the store to {path}: {source}")]
@@ -148,11 +152,26 @@ pub struct Incoming {
     pub topics: Vec<Membership>,
 }
 
+/// How [`Store::ingest`] finds another source's story by an article's text (DESIGN §9, layer
+/// 3). Without it, only canonical URLs join stories.
+#[derive(Debug, Clone, Default)]
+pub struct NearDup {
+    /// Articles are compared only when their times (published, else first seen) are at most
+    /// this far apart.
+    pub window: chrono::TimeDelta,
+    pub rules: crate::dedup::NearDupRules,
+    /// Boilerplate ignored when fingerprinting: the union of every source's repeated lines
+    /// and headlines ([`Store::line_filter`]).
+    pub lines: crate::dedup::LineFilter,
+}
+
 /// What a retention pass removed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExpireStats {
     pub articles: usize,
     pub stories: usize,
+    /// Bytes of the database file given back to the file system (incremental vacuum).
+    pub reclaimed_bytes: u64,
     /// Topics whose content changed, sorted.
     pub changed_topics: Vec<String>,
 }
@@ -163,8 +182,12 @@ pub struct IngestStats {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
-    /// New articles that joined another source's story (layer-2 dedup).
+    /// New articles that joined another source's story (by canonical URL or text).
     pub merged: usize,
+    /// Of `merged`, those joined by near-duplicate text (layer 3) alone.
+    pub merged_by_text: usize,
+    /// Stories merged into an older one because a new article matched both.
+    pub stories_merged: usize,
     /// Articles whose key was removed by retention: not stored again.
     pub expired: usize,
     /// Topics whose content changed, sorted.
@@ -209,4 +232,6 @@ impl StoredDoc {
 pub struct TopicVersion {
     pub version: u64,
     pub changed_at: DateTime<Utc>,
+    /// When the topic left the configuration (its feeds then answer 410 Gone for a while).
+    pub removed_at: Option<DateTime<Utc>>,
 }

@@ -8,22 +8,32 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    ExpireStats, FetchRecord, FetchResult, FetchState, Incoming, IngestStats, Membership,
+    ExpireStats, FetchRecord, FetchResult, FetchState, Incoming, IngestStats, Membership, NearDup,
     SourceStatus, StoreError, StoredDoc, TopicVersion,
 };
-use crate::dedup;
+use crate::dedup::{self, Fingerprints, LineFilter};
 use crate::model::{AlsoReported, Article, SourceRef, StoryView, story_id};
 use crate::politeness::Reason;
+
+mod stories;
+
+pub use stories::Unfingerprinted;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
 
 /// Fetch history rows kept per source.
 const FETCH_HISTORY: i64 = 200;
+
+/// Characters of text beyond the title that make an article a story's representative before
+/// earlier ones without: a news aggregator's item ("Headline - Outlet", a link, the outlet's
+/// name) is often the first to arrive but says nothing the outlet's own article does not.
+const REPRESENTATIVE_MIN_CHARS: i64 = 200;
 
 /// The file name of the SQLite database inside the store directory.
 pub const DB_FILE: &str = "feedmill.db";
@@ -103,6 +113,7 @@ impl Store {
             // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
             // only a power loss may drop the last transactions, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(15));
         let pool = SqlitePoolOptions::new()
@@ -113,6 +124,20 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
+        // Retention frees pages; in INCREMENTAL mode `expire` hands them back to the file
+        // system. The mode is set before the first table exists (new stores, through the
+        // connect options) or converted once with a VACUUM (stores made before it).
+        let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&pool)
+            .await
+            .map_err(q("read auto_vacuum"))?;
+        if mode != 2 {
+            tracing::info!(store = %path, "converting the store to incremental vacuum (once)");
+            sqlx::query("VACUUM")
+                .execute(&pool)
+                .await
+                .map_err(q("vacuum"))?;
+        }
         MIGRATOR
             .run(&pool)
             .await
@@ -151,6 +176,11 @@ impl Store {
     /// tries to upgrade to a write ("database is locked").
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The connection pool, for the use cases kept in other files of this module.
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn close(&self) {
@@ -236,6 +266,7 @@ impl Store {
         let mut tx = self.begin_write().await.map_err(q("begin"))?;
         let at = ms(record.at);
         let failed = matches!(record.outcome, FetchResult::Error | FetchResult::Gone);
+        super::events::record_transition(&mut tx, id, record, error).await?;
         sqlx::query(
             "UPDATE sources SET last_fetch_at = ?2, last_outcome = ?3, last_http_status = ?4,
                last_error = ?5,
@@ -309,11 +340,14 @@ impl Store {
     }
 
     /// Store a source's articles in one transaction: layer-1 dedup by (source, entry key),
-    /// layer-2 dedup by canonical URL across sources, topic membership, topic versions.
+    /// then a new article joins another source's story by canonical URL (layer 2) or, with
+    /// `near`, by near-duplicate text (layer 3; see [`stories::place`]); topic membership and
+    /// topic versions follow.
     pub async fn ingest(
         &self,
         source: &str,
         items: &[Incoming],
+        near: Option<&NearDup>,
         now: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
         let source_id = self.source_id(source).await?;
@@ -321,23 +355,29 @@ impl Store {
         let mut stats = IngestStats::default();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         let now_ms = ms(now);
+        let fingerprint = |a: &Article| near.map(|n| Fingerprints::of_article(a, &n.lines));
         for item in items {
             let a = &item.article;
             let hash = article_hash(a);
-            let existing = sqlx::query("SELECT id, story_id, content_hash, updated FROM articles WHERE source_id = ?1 AND entry_key = ?2")
-                .bind(source_id)
-                .bind(&a.entry_key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(q("find article"))?;
+            let existing = sqlx::query(
+                "SELECT id, story_id, content_hash, updated, published, first_seen FROM articles
+                 WHERE source_id = ?1 AND entry_key = ?2",
+            )
+            .bind(source_id)
+            .bind(&a.entry_key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(q("find article"))?;
             if let Some(row) = existing {
                 let (article_id, story, old_hash, old_updated): (i64, i64, String, i64) =
                     (row.get(0), row.get(1), row.get(2), row.get(3));
+                let (old_published, first_seen): (Option<i64>, i64) = (row.get(4), row.get(5));
                 if old_hash == hash {
                     stats.unchanged += 1;
                     continue;
                 }
-                // An edit: the article keeps its row, key and story; `updated` moves forward.
+                // An edit: the article keeps its row, key and story (a changed title or body
+                // never splits a story); `updated` moves forward.
                 let updated = a
                     .updated
                     .map(ms)
@@ -357,13 +397,16 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(q("update article"))?;
+                let at = a.published.map(ms).or(old_published).unwrap_or(first_seen);
+                stories::index_article(&mut tx, article_id, fingerprint(a).as_ref(), time(at))
+                    .await?;
                 sqlx::query("UPDATE stories SET updated = MAX(updated, ?2) WHERE id = ?1")
                     .bind(story)
                     .bind(updated)
                     .execute(&mut *tx)
                     .await
                     .map_err(q("touch story"))?;
-                changed.extend(story_topics(&mut tx, story).await?);
+                changed.extend(stories::story_topics(&mut tx, story).await?);
                 set_membership(&mut tx, article_id, &item.topics).await?;
                 changed.extend(item.topics.iter().map(|m| m.topic.clone()));
                 stats.updated += 1;
@@ -382,38 +425,28 @@ impl Store {
                 stats.expired += 1;
                 continue;
             }
-            // A new article: join another source's story with the same canonical URL, or found one.
-            let joined: Option<i64> = match &a.canonical_url {
-                Some(canonical) => sqlx::query_scalar(
-                    "SELECT story_id FROM articles WHERE canonical_url = ?1 AND source_id != ?2 ORDER BY id LIMIT 1",
-                )
-                .bind(canonical)
-                .bind(source_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(q("find story by url"))?,
-                None => None,
-            };
             let published = a.published.unwrap_or(now);
-            let updated = a.updated.unwrap_or(published).max(published);
-            let story = match joined {
-                Some(story) => {
-                    // The story was first published when its earliest article was.
-                    sqlx::query(
-                        "UPDATE stories SET updated = MAX(updated, ?2), published = MIN(published, ?3) WHERE id = ?1",
-                    )
-                    .bind(story)
-                    .bind(now_ms)
-                    .bind(ms(published))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(q("touch story"))?;
-                    changed.extend(story_topics(&mut tx, story).await?);
-                    stats.merged += 1;
-                    story
-                }
-                None => found_story(&mut tx, source, a, now, published, updated).await?,
+            let fp = fingerprint(a);
+            let new = stories::NewArticle {
+                source_id,
+                source,
+                article: a,
+                fingerprints: fp.as_ref(),
+                at: published,
+                published,
+                updated: a.updated.unwrap_or(published).max(published),
             };
+            let placed = stories::place(&mut tx, &new, near, now).await?;
+            changed.extend(placed.changed_topics);
+            stats.stories_merged += placed.merged_stories;
+            match placed.joined {
+                stories::Joined::Founded => {}
+                stories::Joined::ByUrl => stats.merged += 1,
+                stories::Joined::ByText => {
+                    stats.merged += 1;
+                    stats.merged_by_text += 1;
+                }
+            }
             let query = sqlx::query(
                 "INSERT INTO articles (source_id, entry_key, story_id, guid, url, canonical_url, title, summary_html,
                    content_html, summary_text, content_text, authors, categories, lang, published, updated, first_seen, content_hash)
@@ -422,15 +455,16 @@ impl Store {
             )
             .bind(source_id)
             .bind(&a.entry_key)
-            .bind(story);
+            .bind(placed.story);
             let article_id: i64 = bind_content(query, a)
-                .bind(ms(updated))
+                .bind(ms(new.updated))
                 .bind(now_ms)
                 .bind(&hash)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(q("insert article"))?
                 .get(0);
+            stories::index_article(&mut tx, article_id, fp.as_ref(), published).await?;
             set_membership(&mut tx, article_id, &item.topics).await?;
             changed.extend(item.topics.iter().map(|m| m.topic.clone()));
             stats.new += 1;
@@ -439,6 +473,55 @@ impl Store {
         tx.commit().await.map_err(q("commit ingest"))?;
         stats.changed_topics = changed.into_iter().collect();
         Ok(stats)
+    }
+
+    /// Replaces what `source` repeats under its items (see [`dedup::learn_source_filter`]).
+    pub async fn set_source_boilerplate(
+        &self,
+        source: &str,
+        lines: &LineFilter,
+    ) -> Result<(), StoreError> {
+        let source_id = self.source_id(source).await?;
+        let stored: Vec<i64> =
+            sqlx::query_scalar("SELECT hash FROM boilerplate WHERE source_id = ?1 ORDER BY hash")
+                .bind(source_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(q("read boilerplate"))?;
+        let mut wanted: Vec<i64> = lines.hashes().into_iter().map(|h| h as i64).collect();
+        wanted.sort_unstable();
+        if stored == wanted {
+            // The usual case: a source's footer does not change between fetches.
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await.map_err(q("begin boilerplate"))?;
+        sqlx::query("DELETE FROM boilerplate WHERE source_id = ?1")
+            .bind(source_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("clear boilerplate"))?;
+        // Stored as SQLite's signed INTEGER (`as` keeps the bits); read back with `as u64`.
+        for hash in wanted {
+            sqlx::query("INSERT OR IGNORE INTO boilerplate (source_id, hash) VALUES (?1, ?2)")
+                .bind(source_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("insert boilerplate"))?;
+        }
+        tx.commit().await.map_err(q("commit boilerplate"))?;
+        Ok(())
+    }
+
+    /// The union of every source's boilerplate: what near-duplicate fingerprints ignore.
+    pub async fn line_filter(&self) -> Result<LineFilter, StoreError> {
+        let hashes: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT hash FROM boilerplate")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read boilerplate"))?;
+        Ok(LineFilter::from_hashes(
+            hashes.into_iter().map(|h| h as u64),
+        ))
     }
 
     /// Record the configured topics. Returns the slugs whose query is new or changed: their
@@ -617,19 +700,21 @@ impl Store {
 
     /// Every topic's change counter.
     pub async fn topic_versions(&self) -> Result<HashMap<String, TopicVersion>, StoreError> {
-        let rows =
-            sqlx::query_as::<_, (String, i64, i64)>("SELECT slug, version, changed_at FROM topics")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(q("read topic versions"))?;
+        let rows = sqlx::query_as::<_, (String, i64, i64, Option<i64>)>(
+            "SELECT slug, version, changed_at, removed_at FROM topics",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read topic versions"))?;
         Ok(rows
             .into_iter()
-            .map(|(slug, version, changed_at)| {
+            .map(|(slug, version, changed_at, removed_at)| {
                 (
                     slug,
                     TopicVersion {
                         version: version.max(0) as u64,
                         changed_at: time(changed_at),
+                        removed_at: removed_at.map(time),
                     },
                 )
             })
@@ -656,11 +741,24 @@ impl Store {
     }
 
     /// The newest `limit` stories of a topic (first seen at or after `since`, if given), each
-    /// shown through its earliest-published article (whatever order the sources were fetched
-    /// in), with the other outlets that reported it.
+    /// shown through its representative — the earliest-published article with a body beyond
+    /// its headline ([`REPRESENTATIVE_MIN_CHARS`]), else the earliest — whatever order the
+    /// sources were fetched in, with the other outlets that reported it.
     pub async fn topic_entries(
         &self,
         slug: &str,
+        limit: usize,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoryView>, StoreError> {
+        self.topic_entries_from(slug, 0, limit, since).await
+    }
+
+    /// Like [`Store::topic_entries`], after skipping the `offset` newest stories: the archive
+    /// pages of a topic feed (RFC 5005).
+    pub async fn topic_entries_from(
+        &self,
+        slug: &str,
+        offset: usize,
         limit: usize,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoryView>, StoreError> {
@@ -671,11 +769,12 @@ impl Store {
                AND s.id NOT IN (SELECT a.story_id FROM topic_articles ta JOIN articles a ON a.id = ta.article_id
                                 WHERE ta.topic = ?1 AND ta.excluded = 1)
                AND s.first_seen >= ?2
-             ORDER BY s.published DESC, s.id DESC LIMIT ?3",
+             ORDER BY s.published DESC, s.id DESC LIMIT ?3 OFFSET ?4",
         )
         .bind(slug)
         .bind(since.map(ms).unwrap_or(i64::MIN))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(q("read topic stories"))?;
@@ -684,9 +783,12 @@ impl Store {
             let rows = sqlx::query(
                 "SELECT s.name, s.url, s.site_url, a.title, a.url, a.summary_html, a.content_html, a.authors, a.categories
                  FROM articles a JOIN sources s ON s.id = a.source_id
-                 WHERE a.story_id = ?1 ORDER BY COALESCE(a.published, a.first_seen), a.first_seen, a.id",
+                 WHERE a.story_id = ?1
+                 ORDER BY LENGTH(a.summary_text) + LENGTH(a.content_text) - LENGTH(a.title) < ?2,
+                          COALESCE(a.published, a.first_seen), a.first_seen, a.id",
             )
             .bind(story)
+            .bind(REPRESENTATIVE_MIN_CHARS)
             .fetch_all(&self.pool)
             .await
             .map_err(q("read story articles"))?;
@@ -771,11 +873,41 @@ impl Store {
         .rows_affected();
         bump_topics(&mut tx, &changed, ms(now)).await?;
         tx.commit().await.map_err(q("commit expire"))?;
+        let reclaimed_bytes = if articles > 0 {
+            self.reclaim_free_pages().await?
+        } else {
+            0
+        };
         Ok(ExpireStats {
             articles: usize::try_from(articles).unwrap_or(usize::MAX),
             stories: usize::try_from(stories).unwrap_or(usize::MAX),
+            reclaimed_bytes,
             changed_topics: changed.into_iter().collect(),
         })
+    }
+
+    /// Gives the pages freed by deletions back to the file system (the database runs in
+    /// `auto_vacuum = INCREMENTAL` mode, see [`Store::open`]); returns the bytes reclaimed.
+    async fn reclaim_free_pages(&self) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(q("acquire connection"))?;
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(q("read page size"))?;
+        let free_before: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(q("read free pages"))?;
+        // `incremental_vacuum` returns a row per step; drain them all.
+        sqlx::query("PRAGMA incremental_vacuum")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(q("incremental vacuum"))?;
+        let free_after: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(q("read free pages"))?;
+        Ok(u64::try_from((free_before - free_after).max(0) * page_size).unwrap_or(0))
     }
 
     /// Every source's stored state, in name order.
@@ -859,63 +991,6 @@ impl Store {
     }
 }
 
-/// Create the story an article founds. Its key is the article's canonical URL; when another
-/// article of the same source already founded a story with that URL (link blogs, `href=""`),
-/// the key falls back to source + entry key, so different entries stay different stories.
-async fn found_story(
-    tx: &mut Transaction<'_, Sqlite>,
-    source: &str,
-    a: &Article,
-    now: DateTime<Utc>,
-    published: DateTime<Utc>,
-    updated: DateTime<Utc>,
-) -> Result<i64, StoreError> {
-    let fallback = format!("source:{source}#{}", a.entry_key);
-    let candidates = a
-        .canonical_url
-        .iter()
-        .cloned()
-        .chain(std::iter::once(fallback));
-    for key in candidates {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO stories (key, uuid, first_seen, published, updated) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(key) DO NOTHING RETURNING id",
-        )
-        .bind(&key)
-        .bind(story_id(&key).to_string())
-        .bind(ms(now))
-        .bind(ms(published))
-        .bind(ms(updated))
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(q("insert story"))?;
-        if let Some(id) = inserted {
-            return Ok(id);
-        }
-    }
-    // Both keys taken: the (source, entry key) pair is unique among articles, so its story
-    // key can only be taken by a story whose article is gone; reuse that story.
-    let key = format!("source:{source}#{}", a.entry_key);
-    sqlx::query_scalar("SELECT id FROM stories WHERE key = ?1")
-        .bind(key)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(q("find story"))
-}
-
-async fn story_topics(
-    tx: &mut Transaction<'_, Sqlite>,
-    story: i64,
-) -> Result<Vec<String>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT ta.topic FROM topic_articles ta JOIN articles a ON a.id = ta.article_id WHERE a.story_id = ?1",
-    )
-    .bind(story)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(q("read story topics"))
-}
-
 async fn set_membership(
     tx: &mut Transaction<'_, Sqlite>,
     article: i64,
@@ -961,47 +1036,11 @@ mod tests {
     use super::*;
     use crate::normalize;
 
+    use crate::testkit::{incoming, store_with};
+
+    /// An article whose body is its title.
     fn article(key: &str, link: Option<&str>, title: &str) -> Article {
-        Article {
-            entry_key: key.to_owned(),
-            guid: None,
-            url: link.map(str::to_owned),
-            canonical_url: link.and_then(dedup::canonical_url),
-            title: title.to_owned(),
-            summary_html: Some(normalize::plain_to_html(title)),
-            content_html: None,
-            summary_text: title.to_owned(),
-            content_text: String::new(),
-            authors: vec![],
-            categories: vec![],
-            lang: None,
-            published: Some(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()),
-            updated: None,
-        }
-    }
-
-    fn incoming(a: Article) -> Incoming {
-        Incoming {
-            article: a,
-            topics: vec![Membership {
-                topic: "t".to_owned(),
-                excluded: false,
-            }],
-        }
-    }
-
-    async fn store_with(sources: &[&str]) -> Store {
-        let store = Store::open_in_memory().await.unwrap();
-        let rows: Vec<_> = sources
-            .iter()
-            .map(|s| (s.to_string(), format!("https://{s}.example/feed")))
-            .collect();
-        store.sync_sources(&rows).await.unwrap();
-        store
-            .replace_topic_members("t", "x", &[], Utc::now())
-            .await
-            .unwrap();
-        store
+        crate::testkit::article(key, link, title, &normalize::plain_to_html(title))
     }
 
     #[tokio::test]
@@ -1016,6 +1055,7 @@ mod tests {
                     Some("https://x.org/story/"),
                     "Story",
                 ))],
+                None,
                 now,
             )
             .await
@@ -1028,6 +1068,7 @@ mod tests {
                     Some("http://www.x.org/story?utm_source=rss"),
                     "Story",
                 ))],
+                None,
                 now,
             )
             .await
@@ -1057,9 +1098,41 @@ mod tests {
                 "Second note",
             )),
         ];
-        let stats = store.ingest("a", &items, now).await.unwrap();
+        let stats = store.ingest("a", &items, None, now).await.unwrap();
         assert_eq!((stats.new, stats.merged), (2, 0));
         assert_eq!(store.topic_entries("t", 10, None).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn topic_entries_from_skips_newest_stories_when_given_an_offset() {
+        let store = store_with(&["a"]).await;
+        let now = Utc::now();
+        let items: Vec<Incoming> = (0..5)
+            .map(|i| {
+                let mut item = incoming(article(
+                    &format!("guid:{i}"),
+                    Some(&format!("https://x.org/{i}")),
+                    &format!("Story {i}"),
+                ));
+                item.article.published = Some(now - chrono::Duration::hours(i));
+                item
+            })
+            .collect();
+        store.ingest("a", &items, None, now).await.unwrap();
+        let titles = |v: Vec<StoryView>| v.into_iter().map(|s| s.title).collect::<Vec<_>>();
+        let all = titles(store.topic_entries("t", 10, None).await.unwrap());
+        assert_eq!(all, ["Story 0", "Story 1", "Story 2", "Story 3", "Story 4"]);
+        let page = titles(store.topic_entries_from("t", 2, 2, None).await.unwrap());
+        assert_eq!(page, ["Story 2", "Story 3"]);
+        let tail = titles(store.topic_entries_from("t", 4, 2, None).await.unwrap());
+        assert_eq!(tail, ["Story 4"]);
+        assert!(
+            store
+                .topic_entries_from("t", 5, 2, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -1070,6 +1143,7 @@ mod tests {
             .ingest(
                 "a",
                 &[incoming(article("guid:1", Some("https://x.org/a"), "Old"))],
+                None,
                 now,
             )
             .await
@@ -1079,6 +1153,7 @@ mod tests {
             .ingest(
                 "a",
                 &[incoming(article("guid:1", Some("https://x.org/a"), "Old"))],
+                None,
                 now,
             )
             .await
@@ -1094,6 +1169,7 @@ mod tests {
             .ingest(
                 "a",
                 &[incoming(article("guid:1", Some("https://x.org/a"), "New"))],
+                None,
                 later,
             )
             .await
@@ -1104,5 +1180,51 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].title, "New");
         assert_eq!(entries[0].updated, time(ms(later)));
+    }
+
+    #[tokio::test]
+    async fn expire_gives_space_back_and_keeps_tombstones_when_articles_age_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        store
+            .sync_sources(&[("a".to_owned(), "https://a.example/feed".to_owned())])
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let filler = "lorem ipsum dolor sit amet ".repeat(200);
+        let items: Vec<Incoming> = (0..300)
+            .map(|i| {
+                let mut a = article(&format!("guid:{i}"), None, &format!("Item {i}"));
+                a.content_html = Some(format!("<p>{i} {filler}</p>"));
+                incoming(a)
+            })
+            .collect();
+        store.ingest("a", &items, None, now).await.unwrap();
+        let file = dir.path().join(DB_FILE);
+        let size = |f: &Path| std::fs::metadata(f).unwrap().len();
+        // Checkpoint the WAL so the main file holds the data before we measure it.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let full = size(&file);
+        let stats = store
+            .expire(now + chrono::Duration::seconds(1), now)
+            .await
+            .unwrap();
+        assert_eq!(stats.articles, 300);
+        assert!(stats.reclaimed_bytes > 0, "{stats:?}");
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert!(
+            size(&file) < full / 4,
+            "{} of {full} bytes left",
+            size(&file)
+        );
+        // The keys stay: the same items are not stored again.
+        let again = store.ingest("a", &items, None, now).await.unwrap();
+        assert_eq!((again.new, again.expired), (0, 300));
     }
 }

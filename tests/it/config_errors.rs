@@ -71,3 +71,16 @@ fn check_passes_when_shipped_config_is_used() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("ok"), "{out}");
 }
+
+#[test]
+fn check_reports_line_and_column_when_alias_is_another_topics_slug() {
+    let config = format!(
+        "{GOOD_SOURCE}\n[[topic]]\nslug = \"asia\"\ntitle = \"Asia\"\nquery = 'x'\n\n[[topic]]\nslug = \"europe\"\ntitle = \"Europe\"\nquery = 'y'\naliases = [\"old-europe\", \"asia\"]\n"
+    );
+    let (code, _, err) = check(&config);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("feeds.toml:14:26: `aliases` in [[topic]] \"europe\": \"asia\" is the slug of a topic (line 6)"),
+        "{err}"
+    );
+}

@@ -359,6 +359,11 @@ impl TestApp {
         TestApp::spawn_on(body, tempfile::tempdir().unwrap(), store_extra, false).await
     }
 
+    /// Like `spawn`, with extra lines for the `[server]` table (e.g. `trust_proxy = true`).
+    pub async fn spawn_with_server_extra(body: &str, server_extra: &str) -> TestApp {
+        TestApp::spawn_with(body, tempfile::tempdir().unwrap(), "", server_extra, false).await
+    }
+
     /// Stop this app and start another on the same store with a new feeds.toml body (as a
     /// user editing the file and restarting would).
     pub async fn restart(mut self, body: &str) -> TestApp {
@@ -373,11 +378,21 @@ impl TestApp {
         store_extra: &str,
         scheduled: bool,
     ) -> TestApp {
+        TestApp::spawn_with(body, store_dir, store_extra, "", scheduled).await
+    }
+
+    async fn spawn_with(
+        body: &str,
+        store_dir: tempfile::TempDir,
+        store_extra: &str,
+        server_extra: &str,
+        scheduled: bool,
+    ) -> TestApp {
         let port = free_port();
         let config_dir = tempfile::tempdir().unwrap();
         let config_path = config_dir.path().join("feeds.toml");
         let header = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n\n[store]\npath = {:?}\n{store_extra}\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n{server_extra}\n\n[store]\npath = {:?}\n{store_extra}\n",
             store_dir.path().display().to_string()
         );
         let text = format!("{header}{body}");

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod backup;
 mod cli;
 mod config_errors;
@@ -12,9 +13,12 @@ mod fetch_guard;
 mod hostile;
 mod https;
 mod logs;
+mod publishing;
 mod readers;
 mod readyz;
 mod reload;
 mod schedule;
 mod shutdown;
+mod sources_cli;
+mod stories;
 mod topics;
