@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod pages;
 mod proxy;
+mod sorting;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,12 +1,13 @@
 //! HTML for people: the index of topics (with feed autodiscovery), a topic's page and the
 //! status of every source.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::proxy::PublicBase;
+use super::sorting::SortView;
 use super::{AppState, HttpError};
 use crate::publish::{self, Format};
 use crate::redact;
@@ -255,13 +256,16 @@ Edit rejected at {}; fix the file and save it again (or send SIGHUP).</p><pre>{}
 pub async fn sources(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, HttpError> {
     let config = state.catalog.config();
-    let statuses = state
+    let view = SortView::from_query(query.as_deref());
+    let mut statuses = state
         .store
         .source_statuses()
         .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
+    view.sort(&mut statuses);
     let failing = statuses
         .iter()
         .filter(|s| s.consecutive_failures > 0)
@@ -278,11 +282,9 @@ pub async fn sources(
     );
     let body = format!(
         "<p><a href=\"{}/\">← all topics</a></p><h1>Sources</h1>{banner}\
-<p>{} sources, {failing} failing. Times are UTC; a source is fetched again at its next attempt.</p>\
+<p>{} sources, {failing} failing. Times are UTC; a source is fetched again at its next attempt. Click a column to sort by it.</p>\
 <p>Subscribe to <a href=\"{}\">the errors feed</a> to hear when a source starts failing or recovers{}.</p>\
-<div class=\"scroll\"><table><thead><tr><th>Source</th><th>Last fetch</th><th>HTTP</th><th>Outcome</th><th>New</th><th>Updated</th>\
-<th>Articles</th><th>Failures in a row</th><th>Last success</th><th>Next attempt (why)</th><th>Last error</th></tr></thead>\
-<tbody>{rows}</tbody></table></div>",
+<div class=\"scroll\"><table><thead>{}</thead><tbody>{rows}</tbody></table></div>",
         attr(&base),
         statuses.len(),
         attr(&errors_feed),
@@ -291,6 +293,7 @@ pub async fn sources(
         } else {
             ""
         },
+        view.header_row(),
     );
     Ok(page("feedmill sources", &head, &body).into_response())
 }

@@ -332,6 +332,14 @@ async fn failing_source_is_recorded_and_others_still_served_when_origin_errors()
     let statuses = app.handle.pipeline.store().source_statuses().await.unwrap();
     let stored = statuses.iter().find(|s| s.name == "The Diplomat").unwrap();
     assert_eq!((stored.consecutive_failures, stored.articles), (1, 2));
+    // /sources sorts by any column: most failures first, and back.
+    let most_failing = app_text(&app, "/sources?sort=failures").await;
+    assert!(
+        most_failing.find("Broken").unwrap() < most_failing.find("The Diplomat").unwrap(),
+        "{most_failing}"
+    );
+    let by_articles = app_text(&app, "/sources?sort=articles&order=desc").await;
+    assert!(by_articles.find("The Diplomat").unwrap() < by_articles.find("Broken").unwrap());
     // Stored articles keep being served.
     assert_eq!(
         app.feed("central-asia-security", "atom")
@@ -492,4 +500,10 @@ async fn opml_lists_every_topic_feed_when_requested() {
             .contains("/topics.opml")
     );
     app.stop().await;
+}
+
+async fn app_text(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.text().await.unwrap()
 }
