@@ -7,21 +7,30 @@ mod health;
 mod pages;
 mod proxy;
 
+use std::convert::Infallible;
+use std::future::Ready;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{Extensions, HeaderMap, StatusCode, Version};
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use axum::routing::get;
+use futures_util::future::Either;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tower_service::Service;
 
 use crate::catalog::Catalog;
 use crate::store::Store;
 
 pub use error::HttpError;
+pub use feeds::CachedFeeds;
 pub use proxy::{PublicBase, public_base};
 
 /// What every handler can reach.
@@ -29,6 +38,43 @@ pub use proxy::{PublicBase, public_base};
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub store: Store,
+}
+
+/// What `axum::serve` runs (via [`axum::ServiceExt::into_make_service`]): a poll of a cached
+/// topic feed — nearly every request a busy instance gets — is answered from memory by
+/// [`feeds::CachedFeeds`]; everything else goes through the [`router`] and its layers.
+#[derive(Clone)]
+pub struct Http {
+    state: AppState,
+    cached: Arc<feeds::CachedFeeds>,
+    router: Router,
+}
+
+impl Http {
+    pub fn new(state: AppState) -> Http {
+        Http {
+            cached: Arc::new(feeds::CachedFeeds::new(&state.catalog)),
+            router: router(state.clone()),
+            state,
+        }
+    }
+}
+
+impl Service<Request> for Http {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match self.cached.answer(&self.state.catalog, &request) {
+            Some(response) => Either::Left(std::future::ready(Ok(response))),
+            None => Either::Right(self.router.call(request)),
+        }
+    }
 }
 
 /// The router with every endpoint and the common layers.

@@ -87,6 +87,9 @@ pub struct Rendered {
     /// When the topic's content last changed, truncated to whole seconds because HTTP dates
     /// carry no fractions: an `If-Modified-Since` echoing it back must compare equal.
     pub last_modified: DateTime<Utc>,
+    /// `last_modified` as an HTTP date (`Last-Modified`), formatted once here rather than on
+    /// every poll.
+    pub last_modified_http: String,
     pub content_type: &'static str,
 }
 
@@ -112,6 +115,7 @@ impl Rendered {
             gzip,
             br,
             last_modified: last_modified.trunc_subsecs(0),
+            last_modified_http: httpdate::fmt_http_date(last_modified.into()),
             content_type: format.content_type(),
         }
     }
@@ -398,6 +402,7 @@ mod tests {
         let t = at(1_700_000_000) + chrono::Duration::milliseconds(999);
         let r = Rendered::new(Vec::new(), Format::Rss, t);
         assert_eq!(r.last_modified, at(1_700_000_000));
+        assert_eq!(r.last_modified_http, "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 
     #[test]
