@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::ServiceExt as _;
+use axum::serve::ListenerExt as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -392,7 +394,14 @@ impl App {
         tracker.close();
         let addr = self.listener.local_addr().map_err(AppError::Serve)?;
         tracing::info!(addr = %addr, config = %handle.status.config().path.display(), "serving");
-        let server = axum::serve(self.listener, http::router(state))
+        // No Nagle delay: a feed's last segment must not wait for the client's ACK (a
+        // delayed ACK holds it for up to 40 ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "failed to set TCP_NODELAY");
+            }
+        });
+        let server = axum::serve(listener, http::Http::new(state).into_make_service())
             .with_graceful_shutdown(token.clone().cancelled_owned());
         let mut server = tokio::spawn(server.into_future());
         let ended = tokio::select! {

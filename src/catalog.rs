@@ -248,6 +248,12 @@ impl Catalog {
         self.rendered_page(key, now).await
     }
 
+    /// The rendering `key` names if it is cached and current; never renders. The hot path of
+    /// a poll (`http::feeds::CachedFeeds`); on `None` the caller takes [`Self::rendered_page`].
+    pub fn cached(&self, key: FeedKey<'_>) -> Option<Arc<Rendered>> {
+        self.cache.get(key, self.version(key.slug).version)
+    }
+
     /// The feed `key` names, rendered and compressed at most once per topic version and base
     /// URL (while it stays cached). Renders of one topic are serialized: when a change makes
     /// every reader's next poll miss at once, the first one renders and the others wait and

@@ -17,7 +17,8 @@
 //! - [`parse`], [`normalize`], [`dedup`], [`topics`], [`publish`]: pure, no I/O, no clock.
 //! - [`store`]: SQLite (WAL): sources, articles, stories, topic membership and versions.
 //! - [`catalog`]: topic feeds as served: read from the store, rendered once per change.
-//! - [`http`]: axum endpoints; never fetches.
+//! - [`http`]: axum endpoints, with cached feed polls answered ahead of the router; never
+//!   fetches.
 //! - [`app`]: builds and wires everything, reloads feeds.toml live, shuts down in bounded time;
 //!   [`cli`]: the commands.
 //! - [`reload`]: notices edits of feeds.toml (a debounced watch on its directory).

@@ -11,23 +11,32 @@ mod pages;
 mod proxy;
 mod sorting;
 
+use std::convert::Infallible;
+use std::future::Ready;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::middleware;
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use axum::routing::get;
+use futures_util::future::Either;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tower_service::Service;
 
 use crate::catalog::Catalog;
 use crate::status::DaemonStatus;
 use crate::store::Store;
 
 pub use error::HttpError;
+pub use feeds::CachedFeeds;
 pub use proxy::{PublicBase, public_base};
 
 /// What every handler can reach.
@@ -38,6 +47,56 @@ pub struct AppState {
     /// The configuration in use, a rejected edit, the scheduler's heartbeat.
     pub status: Arc<DaemonStatus>,
 }
+
+/// What `axum::serve` runs (via [`axum::ServiceExt::into_make_service`]): a poll of a cached
+/// topic feed — nearly every request a busy instance gets — is answered from memory by
+/// [`feeds::CachedFeeds`]; everything else goes through the [`router`] and its layers.
+#[derive(Clone)]
+pub struct Http {
+    state: AppState,
+    cached: Arc<feeds::CachedFeeds>,
+    router: Router,
+}
+
+impl Http {
+    pub fn new(state: AppState) -> Http {
+        Http {
+            cached: Arc::new(feeds::CachedFeeds::new(&state.catalog)),
+            router: router(state.clone()),
+            state,
+        }
+    }
+}
+
+impl Service<Request> for Http {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, RouteFuture<Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = std::time::Instant::now();
+        match self.cached.answer(&self.state.catalog, &request) {
+            Some(response) => {
+                // Counted like the router's requests (`metrics::track`), under its route.
+                crate::telemetry::http_request(
+                    TOPIC_FILE_ROUTE,
+                    request.method().as_str(),
+                    response.status().as_u16(),
+                    started.elapsed(),
+                );
+                Either::Left(std::future::ready(Ok(response)))
+            }
+            None => Either::Right(self.router.call(request)),
+        }
+    }
+}
+
+/// The route of topic feeds and pages (also the metrics label of the fast path's answers).
+const TOPIC_FILE_ROUTE: &str = "/topics/{file}";
 
 /// The router with every endpoint and the common layers.
 pub fn router(state: AppState) -> Router {
@@ -52,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/", get(pages::index))
-        .route("/topics/{file}", get(feeds::topic_file))
+        .route(TOPIC_FILE_ROUTE, get(feeds::topic_file))
         .route("/topics.opml", get(feeds::opml))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

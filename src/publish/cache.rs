@@ -87,6 +87,9 @@ pub struct Rendered {
     /// When the topic's content last changed, truncated to whole seconds because HTTP dates
     /// carry no fractions: an `If-Modified-Since` echoing it back must compare equal.
     pub last_modified: DateTime<Utc>,
+    /// `last_modified` as an HTTP date (`Last-Modified`), formatted once here rather than on
+    /// every poll.
+    pub last_modified_http: String,
     pub content_type: &'static str,
 }
 
@@ -95,43 +98,40 @@ impl Rendered {
     /// errors feed), where compressing every time would cost more than it saves.
     pub fn uncompressed(body: Vec<u8>, format: Format, last_modified: DateTime<Utc>) -> Rendered {
         let digest = Sha256::digest(&body);
-        let mut hex = String::with_capacity(32);
+        let mut hex = String::with_capacity(34);
+        hex.push('"');
         for byte in &digest[..16] {
             hex.push_str(&format!("{byte:02x}"));
         }
+        hex.push('"');
+        let last_modified = last_modified.trunc_subsecs(0);
         Rendered {
-            etag: format!("\"{hex}\""),
+            etag: hex,
             body: Bytes::from(body),
             gzip: None,
             br: None,
-            last_modified: last_modified.trunc_subsecs(0),
+            last_modified,
+            last_modified_http: httpdate::fmt_http_date(last_modified.into()),
             content_type: format.content_type(),
         }
     }
 
     /// Hash and compress `body`: the only time this feed's bytes are worked on.
     pub fn new(body: Vec<u8>, format: Format, last_modified: DateTime<Utc>) -> Rendered {
-        let digest = Sha256::digest(&body);
-        let mut hex = String::with_capacity(32);
-        for byte in &digest[..16] {
-            hex.push_str(&format!("{byte:02x}"));
-        }
+        let mut rendered = Rendered::uncompressed(body, format, last_modified);
+        let hex = rendered.etag.trim_matches('"').to_owned();
+        let body = &rendered.body;
         let smaller = |packed: Option<Vec<u8>>, suffix: &str| {
             packed.filter(|p| p.len() < body.len()).map(|p| Encoded {
                 bytes: Bytes::from(p),
                 etag: format!("\"{hex}-{suffix}\""),
             })
         };
-        let gzip = smaller(gzip(&body), "gzip");
-        let br = smaller(brotli(&body), "br");
-        Rendered {
-            etag: format!("\"{hex}\""),
-            body: Bytes::from(body),
-            gzip,
-            br,
-            last_modified: last_modified.trunc_subsecs(0),
-            content_type: format.content_type(),
-        }
+        let gzip = smaller(gzip(body), "gzip");
+        let br = smaller(brotli(body), "br");
+        rendered.gzip = gzip;
+        rendered.br = br;
+        rendered
     }
 
     /// The bytes and entity tag to send for a client that takes `encoding`; identity when
@@ -416,6 +416,7 @@ mod tests {
         let t = at(1_700_000_000) + chrono::Duration::milliseconds(999);
         let r = Rendered::new(Vec::new(), Format::Rss, t);
         assert_eq!(r.last_modified, at(1_700_000_000));
+        assert_eq!(r.last_modified_http, "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 
     #[test]

@@ -497,6 +497,20 @@ pub fn story_anchor(page_url: &str, id: uuid::Uuid) -> String {
     format!("{page_url}#story-{id}")
 }
 
+/// A plain-text teaser of a story for its topic's HTML page: the first `max_words` words of
+/// its summary (else of its body), markup removed, entities decoded. The stored HTML was
+/// sanitized on the way in and the page escapes what it prints, so unlike the feed's excerpt
+/// this needs no second sanitizer pass: a page view stays cheap with 50 entries.
+pub fn teaser(story: &StoryView, max_words: usize) -> Option<String> {
+    let source = story
+        .summary_html
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .or(story.content_html.as_deref())?;
+    let text = html::to_text(&html::excerpt(source, html::EXCERPT_MAX_BYTES));
+    html::first_words(&text, max_words)
+}
+
 /// RFC 822 date as RSS 2.0 wants it, with a two-digit day and a numeric zone (the form every
 /// reader parses).
 fn rfc822(date: DateTime<Utc>) -> String {

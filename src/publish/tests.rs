@@ -795,3 +795,18 @@ fn oldest_archive_page_links_only_newer_when_nothing_is_older() {
         feed_rs::parser::parse(render_at(&f, format, page).as_slice()).expect("parses");
     }
 }
+
+#[test]
+fn teaser_is_plain_words_when_summary_has_markup() {
+    let stories = super::testdata::stories();
+    let teaser = super::teaser(&stories[0], 8).expect("teaser");
+    assert_eq!(teaser, "Officials say the crossing stays shut until talks…");
+    let full = super::teaser(&stories[0], 100).expect("teaser");
+    assert!(full.ends_with("more & <analysis>."), "{full}");
+    let mut bare = stories[0].clone();
+    bare.summary_html = Some("  ".into());
+    bare.content_html = None;
+    assert_eq!(super::teaser(&bare, 8), None);
+    bare.content_html = Some("<p>Body <b>only</b></p>".into());
+    assert_eq!(super::teaser(&bare, 8).as_deref(), Some("Body only"));
+}

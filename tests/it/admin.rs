@@ -54,6 +54,12 @@ async fn metrics_count_fetches_items_renders_and_requests_when_sources_are_fetch
     assert_eq!(second[0].outcome, Outcome::NotModified, "{second:?}");
     app.feed("central-asia-security", "atom").await;
     assert_eq!(app.get("/no/such/path").await.status(), 404);
+    // Polls answered from the cache ahead of the router are counted too.
+    let route = r#"feedmill_http_requests_total{route="/topics/{file}",method="GET",status="200"}"#;
+    let polls_before = sample(&app.get("/metrics").await.text().await.unwrap(), route).unwrap();
+    for _ in 0..3 {
+        app.feed("central-asia-security", "rss").await;
+    }
 
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
@@ -65,6 +71,7 @@ async fn metrics_count_fetches_items_renders_and_requests_when_sources_are_fetch
     let expect = |series: &str, value: f64| {
         assert_eq!(sample(&metrics, series), Some(value), "{series}\n{metrics}");
     };
+    assert!(sample(&metrics, route).unwrap() >= polls_before + 3.0);
     expect(
         r#"feedmill_fetches_total{source="Metrics Diplomat",outcome="ok"}"#,
         1.0,
