@@ -50,13 +50,19 @@ struct Served {
     config: Arc<Config>,
     /// See [`poll_period`].
     poll_period: Duration,
+    /// When a live reload put this configuration in place (`None`: the one started with). A
+    /// reload may change every feed's bytes (titles, limits, `base_url`) without the store's
+    /// content changing, so `Last-Modified` is at least this: a reader that only sends
+    /// `If-Modified-Since` must not keep the old document.
+    reloaded_at: Option<DateTime<Utc>>,
 }
 
 impl Served {
-    fn new(config: Arc<Config>) -> Served {
+    fn new(config: Arc<Config>, reloaded_at: Option<DateTime<Utc>>) -> Served {
         Served {
             poll_period: poll_period(&config),
             config,
+            reloaded_at,
         }
     }
 }
@@ -65,7 +71,7 @@ impl Catalog {
     pub fn new(store: Store, config: Arc<Config>) -> Catalog {
         Catalog {
             store,
-            served: RwLock::new(Served::new(config)),
+            served: RwLock::new(Served::new(config, None)),
             cache: FeedCache::new(),
             versions: RwLock::new(HashMap::new()),
             render_locks: std::sync::Mutex::new(HashMap::new()),
@@ -86,7 +92,8 @@ impl Catalog {
     /// Serve a reloaded configuration. Every rendered feed is dropped: titles, limits,
     /// `base_url` or content modes may have changed without any topic's version moving.
     pub fn set_config(&self, config: Arc<Config>) {
-        *self.served.write().unwrap_or_else(|e| e.into_inner()) = Served::new(config);
+        *self.served.write().unwrap_or_else(|e| e.into_inner()) =
+            Served::new(config, Some(Utc::now()));
         self.cache.clear();
     }
 
@@ -285,9 +292,15 @@ impl Catalog {
         let format = key.format;
         // Rendering and brotli at its best take milliseconds on a big feed: off the async
         // workers, which keep serving cached feeds meanwhile.
+        let reloaded_at = self
+            .served
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .reloaded_at;
+        let last_modified = reloaded_at.map_or(feed.updated, |r| r.max(feed.updated));
         let rendered = tokio::task::spawn_blocking(move || {
             publish::render_page(&feed, format, page)
-                .map(|body| Rendered::new(body, format, feed.updated))
+                .map(|body| Rendered::new(body, format, last_modified))
         })
         .await
         .map_err(|e| CatalogError::Render(e.to_string()))??;

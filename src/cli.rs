@@ -165,7 +165,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         return match healthcheck(&listen).await {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", chain_message(&e));
                 ExitCode::FAILURE
             }
         };
@@ -200,10 +200,28 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain_message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: our error messages already name
+/// their cause (`failed to listen on ADDR: Address in use`), so a cause whose text is part
+/// of the message so far is not repeated.
+fn chain_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
@@ -409,20 +427,41 @@ async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Commands that only read the store refuse to create an empty one where a mistyped or
+/// relative `[store] path` points.
+fn existing_store(config: &Config) -> anyhow::Result<()> {
+    let db = config.store.path.join(crate::store::DB_FILE);
+    if db.exists() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "no store at {}: run `feedmill fetch` or `feedmill serve` first ([store] path is \
+         relative to the directory feedmill runs in; --store or FEEDMILL_STORE override it)",
+        db.display()
+    )
+}
+
 async fn render(
     config: Config,
     slug: &str,
     format: Format,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    if config.topic(slug).is_none() {
+    // A former slug (`aliases`) names its topic, as the server's 301 does.
+    let Some(slug) = config
+        .topic(slug)
+        .or_else(|| config.topic_by_alias(slug))
+        .map(|t| t.slug.clone())
+    else {
         let known: Vec<&str> = config.topics.iter().map(|t| t.slug.as_str()).collect();
         anyhow::bail!(
             "no topic {slug:?} in {} (topics: {})",
             config.path.display(),
             known.join(", ")
         );
-    }
+    };
+    let slug = slug.as_str();
+    existing_store(&config)?;
     let pipeline = open_pipeline(config).await?;
     let catalog = Catalog::new(pipeline.store().clone(), pipeline.config().clone());
     catalog.refresh_versions().await?;
@@ -516,6 +555,7 @@ async fn search(config: Config, text: &str, limit: usize) -> anyhow::Result<Exit
     };
     let matcher = crate::topics::Matcher::new(std::slice::from_ref(&query));
     let topics = crate::pipeline::TopicSet::new(&config);
+    existing_store(&config)?;
     let store = Store::open(&config.store.path).await?;
     let mut hits = Vec::new();
     let mut total = 0u64;
@@ -565,6 +605,21 @@ async fn search(config: Config, text: &str, limit: usize) -> anyhow::Result<Exit
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_message_names_each_cause_once_when_messages_embed_their_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(crate::app::AppError::Bind {
+            addr: "127.0.0.1:1".into(),
+            source: io,
+        });
+        assert_eq!(
+            chain_message(&e),
+            "failed to listen on 127.0.0.1:1: Address already in use"
+        );
+        let wrapped = anyhow::anyhow!("inner cause").context("outer");
+        assert_eq!(chain_message(&wrapped), "outer: inner cause");
+    }
 
     #[test]
     fn human_size_picks_unit_when_bytes_grow() {

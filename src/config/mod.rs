@@ -207,6 +207,18 @@ pub enum ConfigError {
     Env { name: &'static str, message: String },
 }
 
+/// The 1-based line and column of the value of the first `key = value` line for `key`
+/// (for problems found after parsing, when the spans are gone).
+fn value_position(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let rest = line.trim_start().strip_prefix(key)?;
+        let after_eq = rest.trim_start().strip_prefix('=')?;
+        let value = after_eq.trim_start();
+        let col = line.len() - value.len();
+        Some((i + 1, line[..col].chars().count() + 1))
+    })
+}
+
 /// Displays diagnostics one per line (no trailing newline).
 struct DisplayLines<'a>(&'a [Diagnostic]);
 
@@ -287,6 +299,19 @@ impl Config {
             source,
         })?;
         let config = Config::parse(path, &text)?;
+        // Parsing does no I/O; the one file the configuration names is checked here, so that
+        // `check`, start-up and a live reload all refuse a bad one the same way.
+        if let Some(ca) = &config.fetch.ca_file
+            && let Err(e) = crate::fetch::check_ca_file(ca)
+        {
+            let (line, col) = value_position(&text, "ca_file").unwrap_or((1, 1));
+            return Err(ConfigError::Invalid(vec![Diagnostic {
+                path: path.to_path_buf(),
+                line,
+                col,
+                message: format!("`ca_file` in [fetch]: {e}"),
+            }]));
+        }
         let store = non_empty_env("FEEDMILL_STORE")?.map(PathBuf::from);
         let listen = non_empty_env("FEEDMILL_LISTEN")?;
         if let Some(listen) = &listen {
@@ -1689,6 +1714,29 @@ query = 'z'
             assert!(config.store.path.is_absolute(), "{:?}", config.store.path);
             assert!(config.store.path.ends_with("data"));
         }
+    }
+
+    #[test]
+    fn load_reports_ca_file_at_its_line_when_file_is_missing_or_not_pem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds.toml");
+        std::fs::write(
+            &path,
+            "[fetch]\nschedule = \"15m\"\n  ca_file = \"nope.pem\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        let missing = format!(
+            "{}:3:13: `ca_file` in [fetch]: cannot read ca_file ",
+            path.display()
+        );
+        assert!(err.starts_with(&missing), "{err}");
+        std::fs::write(dir.path().join("nope.pem"), "garbage").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(":3:13: `ca_file` in [fetch]: invalid ca_file "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -593,6 +593,12 @@ fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String
     })
 }
 
+/// Whether `path` is a usable `ca_file` (readable, every certificate valid): `feedmill check`
+/// and a live reload refuse a bad one as the daemon's start would.
+pub fn check_ca_file(path: &Path) -> Result<(), FetchError> {
+    load_roots(path).map(|_| ())
+}
+
 /// Read a PEM bundle of root certificates. Every certificate is parsed here, so a bad file is
 /// reported by name at startup rather than as a vague client-build failure.
 fn load_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, FetchError> {

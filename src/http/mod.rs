@@ -139,8 +139,43 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .layer(middleware::from_fn(metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), vary_on_proxy))
         .with_state(state)
 }
+
+/// With `trust_proxy`, every page, feed, OPML list and redirect names the public host from
+/// `X-Forwarded-*` / `Forwarded`: a shared cache must keep one copy per forwarded host.
+async fn vary_on_proxy(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if !state.catalog.config().server.trust_proxy {
+        return response;
+    }
+    let headers = response.headers_mut();
+    let current = headers
+        .get(axum::http::header::VARY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if current.contains("x-forwarded-host") || current.trim() == "*" {
+        return response;
+    }
+    let vary = if current.is_empty() {
+        PROXY_VARY.to_owned()
+    } else {
+        format!("{current}, {PROXY_VARY}")
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(&vary) {
+        headers.insert(axum::http::header::VARY, value);
+    }
+    response
+}
+
+/// The request headers a response depends on behind a trusted proxy.
+const PROXY_VARY: &str = "x-forwarded-proto, x-forwarded-host, forwarded";
 
 /// The compression predicate that skips feed responses, compressed once per change.
 fn not_precompressed(_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions) -> bool {

@@ -152,6 +152,11 @@ fn entry(base_url: &str, event: &SourceEvent, updated: DateTime<Utc>) -> Entry {
         SourceEventKind::Failing => {
             let reason = match (gone, event.http_status, &error) {
                 (true, _, _) => "gone (HTTP 410)".to_owned(),
+                // A 2xx/3xx status did not fail: the body did (not a feed, malformed, too
+                // big), and the error says which.
+                (false, Some(status), Some(error)) if status < 400 => {
+                    format!("failing: {}", shorten(error))
+                }
                 (false, Some(status), _) => format!("failing: HTTP {status}"),
                 (false, None, Some(error)) => format!("failing: {}", shorten(error)),
                 (false, None, None) => "failing".to_owned(),
@@ -268,6 +273,18 @@ mod tests {
             },
             since: None,
         }
+    }
+
+    #[test]
+    fn entry_title_names_the_parse_error_when_status_was_200() {
+        let mut e = event(1, "Broken", SourceEventKind::Failing, 10);
+        e.http_status = Some(200);
+        e.error = Some("not a feed: an HTML page".to_owned());
+        let (_, feed) = render(&[e]);
+        assert_eq!(
+            feed.entries[0].title.value,
+            "Broken is failing: not a feed: an HTML page"
+        );
     }
 
     fn render(events: &[SourceEvent]) -> (String, atom_syndication::Feed) {

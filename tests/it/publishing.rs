@@ -441,7 +441,20 @@ async fn self_links_follow_the_proxy_when_trust_proxy_is_on() {
         rss.contains(&format!("href=\"{public}.rss?page=3\"")),
         "{rss}"
     );
-    // The pages and the OPML name the public URL too.
+    // The pages and the OPML name the public URL too, and say they depend on it.
+    for path in [
+        "/",
+        "/topics.opml",
+        "/topics/binary",
+        "/topics/binary.atom?page=1",
+    ] {
+        let response = proxied(path).send().await.unwrap();
+        let vary = response.headers()["vary"].to_str().unwrap().to_owned();
+        assert!(
+            vary.contains("x-forwarded-host") && vary.contains("forwarded"),
+            "{path}: vary {vary}"
+        );
+    }
     let index = proxied("/").send().await.unwrap().text().await.unwrap();
     assert!(index.contains(&format!("{public}.atom")), "{index}");
     let opml = proxied("/topics.opml")
