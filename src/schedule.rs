@@ -39,6 +39,10 @@ use crate::store::SourceStatus;
 /// First runs are spread over at most this long (or the schedule's period, if shorter).
 const MAX_SPREAD: Duration = Duration::from_secs(60);
 
+/// How early the job scheduler may fire a one-shot job (its ticks are whole seconds, with
+/// some slack); a job that fires earlier than its source's due time by at most this waits.
+const MAX_EARLY: Duration = Duration::from_secs(2);
+
 /// A cron run this close before a source's next attempt still runs: the attempt was computed
 /// from the previous run's start, and cron ticks carry a little latency either way.
 const CRON_SLACK: chrono::Duration = chrono::Duration::seconds(2);
@@ -703,6 +707,20 @@ impl Scheduler {
                         Box::pin(async move {
                             if stop.is_cancelled() || !me.is_current(&name, epoch) {
                                 return;
+                            }
+                            // The scheduler fires one-shot jobs on whole-second ticks, up to a
+                            // second early: wait out the rest, so a fetch never starts before
+                            // the attempt time it announced (schedule, ttl, Retry-After).
+                            let early = me
+                                .next_due()
+                                .get(&name)
+                                .and_then(|due| (*due - Utc::now()).to_std().ok())
+                                .filter(|wait| *wait <= MAX_EARLY);
+                            if let Some(wait) = early {
+                                tokio::select! {
+                                    _ = stop.cancelled() => return,
+                                    _ = tokio::time::sleep(wait) => {}
+                                }
                             }
                             me.run_tracked(&name, epoch).await;
                             if stop.is_cancelled() || !me.is_current(&name, epoch) {

@@ -65,3 +65,34 @@ async fn shutdown_lets_in_flight_fetch_store_its_articles_when_stopping() {
     store.close().await;
     drop(keep);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_schedule_never_fetches_before_the_period_when_scheduler_ticks_in_seconds() {
+    let origin = Origin::start().await;
+    origin.serve("/a.xml", &fixture("diplomat-wordpress.xml"), RSS);
+    let config = config_with_sources(&[("A", origin.url("/a.xml"))])
+        .replace("schedule = \"15m\"", "schedule = \"2s\"");
+    let app = TestApp::spawn_scheduled(&config).await;
+    let started = Instant::now();
+    let mut starts: Vec<Instant> = Vec::new();
+    let mut seen = 0;
+    while starts.len() < 3 && started.elapsed() < Duration::from_secs(20) {
+        let hits = origin.hits("/a.xml");
+        if hits > seen {
+            seen = hits;
+            starts.push(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.stop().await;
+    assert_eq!(starts.len(), 3, "three fetches within 20 s");
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        // A lower bound only (a loaded machine makes gaps longer, never shorter); 50 ms of
+        // slack for the 10 ms polling here.
+        assert!(
+            gap >= Duration::from_millis(1950),
+            "fetched again after {gap:?}, before the 2 s period"
+        );
+    }
+}
