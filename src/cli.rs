@@ -277,8 +277,10 @@ async fn fetch(config: Config, names: &[String]) -> anyhow::Result<ExitCode> {
         .collect();
     if !unknown.is_empty() {
         let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        let unknown: Vec<String> = unknown.iter().map(|n| format!("{n:?}")).collect();
         anyhow::bail!(
-            "no source named {unknown:?} in {} (sources: {})",
+            "no source named {} in {} (sources: {})",
+            unknown.join(", "),
             config.path.display(),
             known.join(", ")
         );
@@ -388,10 +390,10 @@ pub fn print_reports(out: &mut impl Write, reports: &[SourceReport]) -> std::io:
 
 async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
     println!(
-        "{}: ok ({} sources, {} topics)",
+        "{}: ok ({}, {})",
         path.display(),
-        config.sources.len(),
-        config.topics.len()
+        plural(config.sources.len(), "source"),
+        plural(config.topics.len(), "topic")
     );
     for warning in config.warnings() {
         eprintln!("warning: {warning}");
@@ -425,6 +427,15 @@ async fn check(path: &Path, config: Config) -> anyhow::Result<ExitCode> {
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// "1 topic", "3 topics".
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Commands that only read the store refuse to create an empty one where a mistyped or

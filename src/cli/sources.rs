@@ -68,11 +68,17 @@ fn normalized(url: &str) -> Option<String> {
 }
 
 /// The configured source using this (normalized) URL.
+/// The source already fetching `url`: the same URL, or one that differs only in what never
+/// selects another document (scheme, `www.`, tracking parameters: the canonical form).
 fn source_with_url<'a>(config: &'a Config, url: &str) -> Option<&'a str> {
+    let canonical = crate::dedup::canonical_url(url);
     config
         .sources
         .iter()
-        .find(|s| s.url.as_str() == url)
+        .find(|s| {
+            s.url.as_str() == url
+                || canonical.is_some() && crate::dedup::canonical_url(s.url.as_str()) == canonical
+        })
         .map(|s| s.name.as_str())
 }
 
@@ -243,6 +249,22 @@ mod tests {
         assert_eq!(names.claim_unique("The Diplomat"), "The Diplomat (2)");
         assert_eq!(names.claim_unique("The Diplomat"), "The Diplomat (3)");
         assert_eq!(names.claim_unique("Kloop"), "Kloop");
+    }
+
+    #[test]
+    fn source_with_url_finds_source_when_url_differs_only_in_tracking_or_scheme() {
+        let text = "[[source]]\nname = \"Diplomat\"\nurl = \"https://thediplomat.com/feed/\"\n";
+        let config = Config::parse(Path::new("feeds.toml"), text).unwrap();
+        for same in [
+            "https://thediplomat.com/feed/",
+            "http://www.thediplomat.com/feed/?utm_source=x",
+        ] {
+            assert_eq!(source_with_url(&config, same), Some("Diplomat"), "{same}");
+        }
+        assert_eq!(
+            source_with_url(&config, "https://thediplomat.com/feed/?cat=2"),
+            None
+        );
     }
 
     #[test]
