@@ -1,6 +1,7 @@
 //! What a new article costs the SQLite store — canonical-URL lookup, near-duplicate lookup in
 //! the band table, confirmation, insert with its band keys — with 10,000 vs 1,000,000 stored
-//! articles (issue 4): the ratio is the figure, and it should stay near 1.
+//! articles (issue 4), and the near-duplicate lookup alone (`store_near_dup_lookup`): the
+//! ratios are the figures, and the lookup's should stay near 1.
 //!
 //! Run: `cargo bench --bench store_dedup -- --warm-up-time 2 --measurement-time 10`.
 //! The filled stores are built once (the 1 M one takes a few minutes) and kept under
@@ -151,6 +152,37 @@ fn ingest_cost(c: &mut Criterion) {
                     .block_on(store.ingest("probe", &item, Some(&near), Utc::now()))
                     .unwrap();
                 black_box(stats.new)
+            })
+        });
+    }
+    group.finish();
+    // The read half alone: band-key lookup within the window and confirmation.
+    let mut group = c.benchmark_group("store_near_dup_lookup");
+    for stored in [10_000usize, 1_000_000] {
+        let store = filled(&rt, stored);
+        let mut state = 0x51ed_2701 ^ stored as u64;
+        let probes: Vec<dedup::Fingerprints> = (0..1000)
+            .map(|_| {
+                dedup::Fingerprints::of(
+                    &words(&mut state, 7),
+                    &format!("<p>{}</p>", words(&mut state, 60)),
+                    &dedup::LineFilter::default(),
+                )
+            })
+            .collect();
+        let mut i = 0;
+        group.bench_with_input(BenchmarkId::new("unrelated", stored), &stored, |b, _| {
+            b.iter(|| {
+                i = (i + 1) % probes.len();
+                let found = rt
+                    .block_on(store.near_duplicate_stories(
+                        "probe",
+                        &probes[i],
+                        time_of(500_000),
+                        &near,
+                    ))
+                    .unwrap();
+                black_box(found.len())
             })
         });
     }

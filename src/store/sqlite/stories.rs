@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 use super::{ms, q};
 use crate::dedup::{self, Fingerprints};
@@ -77,7 +77,7 @@ pub(super) async fn place(
         candidates.extend(stories.into_iter().map(|s| (s, Joined::ByUrl)));
     }
     if let (Some(near), Some(fp)) = (near, new.fingerprints) {
-        for story in near_duplicate_stories(tx, new, fp, near).await? {
+        for story in near_duplicate_stories(tx, new.source_id, new.at, fp, near).await? {
             if !candidates.iter().any(|(s, _)| *s == story) {
                 candidates.push((story, Joined::ByText));
             }
@@ -153,8 +153,9 @@ pub(super) async fn place(
 /// The stories of other sources' articles that are near-duplicates of `fp` within the window,
 /// in the order their articles were stored.
 async fn near_duplicate_stories(
-    tx: &mut Transaction<'_, Sqlite>,
-    new: &NewArticle<'_>,
+    conn: &mut SqliteConnection,
+    source_id: i64,
+    at: DateTime<Utc>,
     fp: &Fingerprints,
     near: &NearDup,
 ) -> Result<Vec<i64>, StoreError> {
@@ -171,10 +172,10 @@ async fn near_duplicate_stories(
          ORDER BY a.id",
     )
     .bind(keys)
-    .bind(ms(new.at - near.window))
-    .bind(ms(new.at + near.window))
-    .bind(new.source_id)
-    .fetch_all(&mut **tx)
+    .bind(ms(at - near.window))
+    .bind(ms(at + near.window))
+    .bind(source_id)
+    .fetch_all(&mut *conn)
     .await
     .map_err(q("find near-duplicates"))?;
     let mut stories: Vec<i64> = Vec::new();
@@ -351,6 +352,21 @@ pub struct Unfingerprinted {
 }
 
 impl super::Store {
+    /// The stories that an article of `source` with fingerprints `fp` at time `at` would join
+    /// by its text (layer 3), oldest article first: the read half of placing an article, for
+    /// measuring it (`benches/store_dedup.rs`) and explaining decisions.
+    pub async fn near_duplicate_stories(
+        &self,
+        source: &str,
+        fp: &Fingerprints,
+        at: DateTime<Utc>,
+        near: &NearDup,
+    ) -> Result<Vec<i64>, StoreError> {
+        let source_id = self.source_id(source).await?;
+        let mut conn = self.pool.acquire().await.map_err(q("acquire connection"))?;
+        near_duplicate_stories(&mut conn, source_id, at, fp, near).await
+    }
+
     /// Up to `limit` articles dated `since` or later that have no fingerprints yet, so that
     /// layer 3 can find them after an upgrade or after `near_duplicates` is turned on.
     pub async fn unfingerprinted(
@@ -654,5 +670,24 @@ mod tests {
         assert!(store.unfingerprinted(at(1), 10).await.unwrap().is_empty());
         let copy = article("w1", "https://wire.example/x", title(), &edited_body(), 1);
         assert_eq!(put(&store, "wire", copy).await.merged_by_text, 1);
+    }
+
+    #[tokio::test]
+    async fn near_duplicate_stories_finds_other_sources_story_when_asked_read_only() {
+        let store = with_diplomat(&["diplomat", "wire"]).await;
+        let fp = Fingerprints::of(title(), &edited_body(), &LineFilter::default());
+        let found = store
+            .near_duplicate_stories("wire", &fp, at(1), &near())
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        let own = store
+            .near_duplicate_stories("diplomat", &fp, at(1), &near())
+            .await
+            .unwrap();
+        assert!(
+            own.is_empty(),
+            "a source's own articles are never candidates"
+        );
     }
 }
