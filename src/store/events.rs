@@ -6,9 +6,10 @@
 //! records the fetch: the event and the state change it describes commit together, so two
 //! processes recording fetches of one source cannot both see "0 failures before".
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::sqlite::{ms, q, time};
 use super::{FetchRecord, FetchResult, Store, StoreError};
 
 /// Events kept (all sources together); older ones are deleted as new ones arrive. Far more
@@ -70,19 +71,6 @@ pub fn transition(failures_before: u32, failed: bool) -> Option<SourceEventKind>
         (1.., false) => Some(SourceEventKind::Recovered),
         _ => None,
     }
-}
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(ms: i64) -> DateTime<Utc> {
-    // Every value stored here came from `ms`, so it is in range; the epoch otherwise.
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
 }
 
 /// Write the event (if any) that `record` causes for source `source_id`. Call it in the
@@ -191,6 +179,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::politeness::Reason;
+    use chrono::TimeZone;
 
     #[test]
     fn transition_fires_only_on_edges_when_failures_start_or_end() {

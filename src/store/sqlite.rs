@@ -43,16 +43,18 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+/// Times are stored as Unix milliseconds (UTC).
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(ms: i64) -> DateTime<Utc> {
+pub(super) fn time(ms: i64) -> DateTime<Utc> {
     // Every value we store came from `ms`, so it is in range; fall back to the epoch otherwise.
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+/// Maps a query's error to [`StoreError::Query`] naming what was being done.
+pub(super) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
