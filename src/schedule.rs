@@ -317,6 +317,15 @@ impl Scheduler {
         }
     }
 
+    /// When `name` is next due (`None` when gone or not configured): what a firing job of
+    /// that one source asks, without copying every source's time as [`Self::next_due`] does.
+    fn due_of(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.slots()
+            .get(name)
+            .filter(|s| !s.gone)
+            .map(|s| s.next_due)
+    }
+
     fn is_gone(&self, name: &str) -> bool {
         self.slots().get(name).is_some_and(|s| s.gone)
     }
@@ -712,9 +721,8 @@ impl Scheduler {
                             // second early: wait out the rest, so a fetch never starts before
                             // the attempt time it announced (schedule, ttl, Retry-After).
                             let early = me
-                                .next_due()
-                                .get(&name)
-                                .and_then(|due| (*due - Utc::now()).to_std().ok())
+                                .due_of(&name)
+                                .and_then(|due| (due - Utc::now()).to_std().ok())
                                 .filter(|wait| *wait <= MAX_EARLY);
                             if let Some(wait) = early {
                                 tokio::select! {
@@ -733,9 +741,8 @@ impl Scheduler {
                             let next = match &sched {
                                 Schedule::Cron(_) => Duration::ZERO,
                                 Schedule::Every(_) => me
-                                    .next_due()
-                                    .get(&name)
-                                    .and_then(|due| (*due - Utc::now()).to_std().ok())
+                                    .due_of(&name)
+                                    .and_then(|due| (due - Utc::now()).to_std().ok())
                                     .unwrap_or_default(),
                             };
                             let rearm = me.arm(jobs, name.clone(), sched, next, false, stop, epoch);
